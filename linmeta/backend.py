@@ -1,0 +1,72 @@
+"""Array-backend selection: NumPy by default, CuPy on request, through the same code path.
+
+CuPy is imported lazily, never at import time, so linmeta works without it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+class BackendError(ValueError):
+    """An unknown or unavailable backend or dtype."""
+
+
+def get_xp(name: str = "numpy"):
+    """Return the array module for ``name`` ('numpy' or 'cupy')."""
+    if name == "numpy":
+        return np
+    if name == "cupy":
+        try:
+            import cupy
+        except ImportError as err:  # pragma: no cover - depends on the machine
+            raise BackendError(
+                "backend 'cupy' needs CuPy: pip install 'linmeta[cuda12]' or 'linmeta[cuda13]'"
+            ) from err
+        try:
+            cupy.cuda.runtime.getDeviceCount()
+        except Exception as err:  # pragma: no cover - depends on the machine
+            raise BackendError(f"backend 'cupy' found no usable CUDA device: {err}") from err
+        return cupy
+    raise BackendError(f"unknown backend {name!r}; choose 'numpy' or 'cupy'")
+
+
+def get_dtype(name: str = "float64"):
+    """Return the NumPy dtype for 'float64' or 'float32'."""
+    try:
+        return _DTYPES[name]
+    except KeyError:
+        raise BackendError(f"unknown dtype {name!r}; choose 'float64' or 'float32'") from None
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    try:
+        get_xp("cupy")
+    except BackendError:
+        return False
+    return True
+
+
+def to_numpy(a):
+    """Copy an array of either backend to a NumPy array (no copy for NumPy input)."""
+    if isinstance(a, np.ndarray) or np.isscalar(a):
+        return np.asarray(a)
+    get = getattr(a, "get", None)
+    if get is not None:
+        return get()
+    return np.asarray(a)
+
+
+def array_module(a):
+    """The array module (numpy or cupy) that owns ``a``."""
+    if isinstance(a, np.ndarray):
+        return np
+    mod = type(a).__module__.split(".")[0]
+    if mod == "cupy":
+        import cupy
+
+        return cupy
+    return np
