@@ -1,0 +1,88 @@
+"""Inner loops and their pull-backs: the two axes on which MAML's variants differ.
+
+The inner loop adapts all parameters (MAML), the head only (ANIL) or nothing (ERM), for τ
+gradient steps of rate α on each task's inner data (THEORY §1.1)::
+
+    θ_{j+1} = θ_j − α ∇L_in(θ_j).
+
+The pull-back carries the outer gradient back to the initial parameters. The exact one is the
+reverse sweep ``v ← v − α H_in(θ_j) v`` through the steps (for a head-only inner loop the
+direction's B-part is zero, but the B-part of ``H v`` is kept); the first-order one is the
+identity. Both return per-task gradients; the caller averages them over tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .backend import array_module
+from .losses import TaskMatrix, gradient, hvp
+
+ADAPTS = ("all", "head", "none")
+
+
+@dataclass(frozen=True)
+class InnerStep:
+    """One inner step's point (B_j, w_j) and residual e_j, kept for the exact pull-back."""
+
+    B: TaskMatrix
+    w: object
+    e: object
+
+
+def inner_loop(data, B, w, alpha: float, tau: int, adapts: str):
+    """Run τ inner steps on every task.
+
+    Parameters
+    ----------
+    data : inner-data statistics with ``resid``/``sig`` (batch (T, n)).
+    B : (T, d, k) shared body; w : (T, k) shared head.
+    adapts : 'all' (B and w), 'head' (w only) or 'none'.
+
+    Returns
+    -------
+    (B_τ, w_τ, steps): adapted per-task body (TaskMatrix), head (T, n, k), and the visited points.
+    """
+    T, n = data.theta.shape[:2]
+    w_i = array_module(w).broadcast_to(w[:, None, :], (T, n, w.shape[-1]))  # (T, n, k)
+    B_i = TaskMatrix(B)
+    steps = []
+    if adapts == "none":
+        return B_i, w_i, steps
+    for _ in range(tau):
+        e, g = gradient(data, B_i, w_i)
+        steps.append(InnerStep(B_i, w_i, e))
+        if adapts == "all":
+            B_i = B_i.plus(-alpha * e, w_i)
+        w_i = w_i - alpha * g
+    return B_i, w_i, steps
+
+
+def pullback(data, steps, alpha: float, V: TaskMatrix, v, adapts: str, exact: bool):
+    """Carry the cotangent (V, v) at the adapted point back through the inner steps.
+
+    Exact: ``(V, v) ← (V, v) − α H_in(θ_j) (V', v)`` for j = τ−1 … 0, with ``V' = V`` when the
+    body is adapted and ``V' = 0`` when only the head is. First order: unchanged.
+    """
+    if not exact:
+        return V, v
+    for step in reversed(steps):
+        (b1, b2), hw = hvp(data, step.B, step.w, step.e, V if adapts == "all" else None, v)
+        V = V.plus(-alpha * b1[0], b1[1]).plus(-alpha * b2[0], b2[1])
+        v = v - alpha * hw
+    return V, v
+
+
+def meta_gradient(data_in, data_out, B, w, alpha: float, tau: int, adapts: str, exact: bool):
+    """Per-trial meta-gradient averaged over tasks, and the mean outer loss.
+
+    ``g_i`` is the gradient of ``L_out(Adapt_i(B, w))`` (exact) or of ``L_out`` at the adapted
+    point (first order); returns ``(∇_B, ∇_w, loss)`` of shapes (T, d, k), (T, k), (T,).
+    """
+    B_i, w_i, steps = inner_loop(data_in, B, w, alpha, tau, adapts)
+    r, loss = data_out.resid_and_loss(B_i.mv(w_i))
+    V = TaskMatrix(None, ((r, w_i),))
+    v = B_i.rmv(r)
+    V, v = pullback(data_in, steps, alpha, V, v, adapts, exact)
+    n = w_i.shape[-2]
+    return V.task_sum(n) / n, v.mean(-2), loss

@@ -1,0 +1,64 @@
+"""The method registry: name -> (which parameters the inner loop adapts, exact or first-order
+pull-back). ERM is the degenerate case that adapts nothing and sees each task's pooled data.
+
+=========  ===========  ========  =====================================================
+method     adapts       exact     reference
+=========  ===========  ========  =====================================================
+maml       B and w      yes       Finn17; Collins22 Alg. 1
+fo_maml    B and w      no        Finn17 (first-order approximation)
+anil       w only       yes       Raghu20; Collins22
+fo_anil    w only       no        Collins22 (the analysed recursion)
+erm        nothing      —         average-loss minimisation, Collins22 §5
+=========  ===========  ========  =====================================================
+
+Every method's outer update is ``(B, w) ← (B, w) − β ∇`` with ∇ its meta-gradient averaged
+over the round's tasks (THEORY §1.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .adapt import meta_gradient
+
+
+@dataclass(frozen=True)
+class Method:
+    """A meta-learning method as a point on the two axes (adapts × exact).
+
+    pooled : the method sees each task's inner and outer samples as one dataset (ERM).
+    """
+
+    name: str
+    adapts: str
+    exact: bool
+    pooled: bool = False
+    description: str = ""
+
+    def gradient(self, data_in, data_out, B, w, alpha: float, tau: int):
+        """``(∇_B, ∇_w, outer loss)`` for shared (B, w) of shapes (T, d, k), (T, k)."""
+        if self.adapts == "none":
+            return meta_gradient(data_out, data_out, B, w, alpha, 0, "none", False)
+        return meta_gradient(data_in, data_out, B, w, alpha, tau, self.adapts, self.exact)
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("maml", "all", True, description="MAML, exact through all inner steps"),
+        Method("fo_maml", "all", False, description="first-order MAML"),
+        Method("anil", "head", True, description="ANIL, exact through the head adaptation"),
+        Method("fo_anil", "head", False, description="first-order ANIL"),
+        Method("erm", "none", False, pooled=True, description="average-loss minimisation"),
+    )
+}
+
+
+def get_method(name: str) -> Method:
+    """Look up a method by name; ValueError with the known names otherwise."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown method {name!r}; choose from {', '.join(METHODS)}"
+        ) from None

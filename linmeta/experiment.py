@@ -1,0 +1,370 @@
+"""Config -> run() -> Result, and the result directory (config.json, metrics.csv, arrays.npz).
+
+A run simulates every requested method on the same environment and the same random stream
+(common random numbers), for all trials at once as one array computation of shape
+(trials, tasks, …). In population mode with Σ = I every iterate stays in
+span(B0, B*) (all updates are combinations of ``B w − B* w*`` and their products with heads),
+so the simulation runs in an orthonormal basis U of that span, of dimension ≤ k + k′; the
+distance and the losses are unchanged by the change of basis, and B = U B_c is rebuilt for
+the test-time metrics and the saved parameters.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .algorithms import METHODS, get_method
+from .backend import BackendError, get_dtype, get_xp, to_numpy
+from .metrics import TestTasks, least_squares_risk, principal_angles, subspace_head_risk
+from .tasks import (
+    STREAMS,
+    PopulationData,
+    Problem,
+    SampleData,
+    draw_heads,
+    draw_inputs,
+    make_problem,
+    pooled,
+)
+
+MODES = ("population", "finite")
+INITS = ("collins", "random")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a run (THEORY §1). Defaults: the claim-1 sanity setting of §1.3.
+
+    d, k : ambient dimension and true representation width; k_learner : learner width k′
+    (0 means k); n_tasks : tasks per round; steps : outer steps; alpha, beta : inner and outer
+    rates; tau : inner steps; mode : 'population' (exact losses) or 'finite' (m_in inner and
+    m_out outer samples per task); sigma : label noise std; head_mu / head_kappa / head_mean :
+    task-head distribution (see :func:`linmeta.tasks.head_distribution`); task_pool : a fixed
+    pool of n_tasks heads instead of fresh heads every round; x_cov_cond : condition number of a
+    diagonal Σ (1 means Σ = I); init : 'collins' (w0 = 0, α B0ᵀB0 = I) or 'random';
+    w0_scale : std scale of a random w0; n_test_tasks, m_test : fresh tasks and samples for the
+    test-time excess risk (m_test 0 means 2k′); log_every : metric logging period;
+    reduce : simulate population mode with Σ = I in span(B0, B*) (exact; off for checks).
+    """
+
+    d: int = 20
+    k: int = 3
+    k_learner: int = 0
+    n_tasks: int = 20
+    steps: int = 100
+    alpha: float = 0.5
+    beta: float = 0.5
+    tau: int = 1
+    mode: str = "population"
+    m_in: int = 10
+    m_out: int = 10
+    sigma: float = 0.0
+    head_mu: float = 1.0
+    head_kappa: float | None = None
+    head_mean: float = 0.0
+    task_pool: bool = False
+    x_cov_cond: float = 1.0
+    init: str = "collins"
+    w0_scale: float = 0.0
+    methods: tuple = ("maml", "fo_maml", "anil", "fo_anil", "erm")
+    trials: int = 5
+    seed: int = 0
+    backend: str = "numpy"
+    dtype: str = "float64"
+    log_every: int = 1
+    n_test_tasks: int = 100
+    m_test: int = 0
+    reduce: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.methods, str):
+            object.__setattr__(self, "methods", tuple(_split(self.methods)))
+        object.__setattr__(self, "methods", tuple(self.methods))
+        for name in ("d", "k", "n_tasks", "tau", "m_in", "m_out", "trials", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("steps", "k_learner", "n_test_tasks", "m_test", "seed"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.k > self.d:
+            raise ConfigError(f"k must be <= d, got k={self.k} > d={self.d}")
+        if self.learner_k > self.d:
+            raise ConfigError(f"k_learner must be <= d, got {self.learner_k} > d={self.d}")
+        for name in ("alpha", "beta", "sigma", "w0_scale", "head_mean"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
+        if not (math.isfinite(self.head_mu) and self.head_mu >= 0):
+            raise ConfigError(f"head_mu must be >= 0, got {self.head_mu}")
+        if self.head_kappa is not None and not (self.head_kappa >= 1):
+            raise ConfigError(f"head_kappa must be >= 1, got {self.head_kappa}")
+        if not self.x_cov_cond >= 1:
+            raise ConfigError(f"x_cov_cond must be >= 1, got {self.x_cov_cond}")
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
+        if self.init not in INITS:
+            raise ConfigError(f"unknown init {self.init!r}; choose from {', '.join(INITS)}")
+        if not self.methods:
+            raise ConfigError("no methods given")
+        for name in self.methods:
+            if name not in METHODS:
+                raise ConfigError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+        try:
+            get_dtype(self.dtype)
+        except BackendError as err:
+            raise ConfigError(str(err)) from None
+        if self.backend not in ("numpy", "cupy"):
+            raise ConfigError(f"unknown backend {self.backend!r}; choose 'numpy' or 'cupy'")
+
+    @property
+    def learner_k(self) -> int:
+        return self.k_learner or self.k
+
+    @property
+    def test_samples(self) -> int:
+        return self.m_test or 2 * self.learner_k
+
+    def replace(self, **changes) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["methods"] = list(self.methods)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Config:
+        """Build a Config from plain values (a TOML or JSON table), rejecting unknown keys."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        clean = {}
+        for key, value in values.items():
+            clean[key] = _coerce(key, fields[key].default, value)
+        return cls(**clean)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _coerce(key, default, value):
+    if key == "methods":
+        if isinstance(value, str):
+            return tuple(_split(value))
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError("methods must be a list of names or a comma-separated string")
+    if key == "head_kappa":
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return None if value is None else float(value)
+        raise ConfigError(f"head_kappa must be a number, got {value!r}")
+    kind = type(default)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{key} must be of type {kind.__name__}, got {value!r}")
+
+
+def load_config(path) -> Config:
+    """Read a Config from a TOML file (top-level keys are Config fields)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"malformed config file {path}: {err}") from None
+    return Config.from_dict(values)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class MethodRun:
+    """One method's trajectories. metrics: name -> (T, L) with NaN after divergence."""
+
+    name: str
+    steps: np.ndarray
+    metrics: dict
+    diverged_at: np.ndarray
+    B: np.ndarray
+    w: np.ndarray
+    seconds: float
+
+
+@dataclass
+class Result:
+    config: Config
+    problem: Problem
+    runs: dict = field(default_factory=dict)
+    problem_file: str | None = None
+
+
+def streams(seed: int) -> dict:
+    """Independent seed sequences for the problem, heads, inner data, outer data, test tasks."""
+    return dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
+
+
+def _rng(seq: np.random.SeedSequence) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(seq))
+
+
+def make_test_tasks(cfg: Config, problem: Problem, seq) -> TestTasks | None:
+    """Fresh test tasks drawn once per run (the same for every method and logged step)."""
+    if cfg.n_test_tasks == 0:
+        return None
+    rng = _rng(seq)
+    T, nt, m = cfg.trials, cfg.n_test_tasks, cfg.test_samples
+    W = draw_heads(cfg, rng, nt, T)
+    theta = W @ problem.B_star.swapaxes(-1, -2)  # (T, nt, d)
+    X, z = draw_inputs(rng, nt, T, m, cfg.d, problem.sigma_diag, cfg.sigma)
+    y = (X @ theta[..., None])[..., 0] + z
+    return TestTasks(X, y, theta, problem.sigma_diag)
+
+
+def _basis(cfg: Config, problem: Problem):
+    """Orthonormal basis U (T, d, k + k′) of span(B0, B*) when the run can be reduced, else None."""
+    exact_span = cfg.mode == "population" and problem.sigma_diag is None
+    if not (cfg.reduce and exact_span and cfg.k + cfg.learner_k < cfg.d):
+        return None
+    U, _, _ = np.linalg.svd(np.concatenate([problem.B0, problem.B_star], -1), full_matrices=False)
+    return U
+
+
+def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file=None) -> Result:
+    """Simulate every method of ``cfg``; ``progress(method, step, steps)`` is called each step."""
+    seqs = streams(cfg.seed)
+    if problem is None:
+        problem = make_problem(cfg, _rng(seqs["problem"]))
+    tests = make_test_tasks(cfg, problem, seqs["test"])
+    result = Result(cfg, problem, problem_file=problem_file)
+    for name in cfg.methods:
+        result.runs[name] = simulate(cfg, get_method(name), problem, tests, seqs, progress)
+    return result
+
+
+def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) -> MethodRun:
+    """One method, all trials at once. Diverged trials are frozen and recorded, not fatal."""
+    xp, dtype = get_xp(cfg.backend), get_dtype(cfg.dtype)
+    start = time.perf_counter()
+    T, n = cfg.trials, cfg.n_tasks
+    U = _basis(cfg, problem)
+    if U is None:
+        Bs_c, B_c = problem.B_star, problem.B0
+    else:
+        Bs_c, B_c = U.swapaxes(-1, -2) @ problem.B_star, U.swapaxes(-1, -2) @ problem.B0
+    dev = lambda a: None if a is None else xp.asarray(a, dtype=dtype)  # noqa: E731
+    B, w, Bs = dev(B_c), dev(problem.w0), dev(Bs_c)
+    sigma_diag = dev(problem.sigma_diag)
+    W_pool = dev(problem.W_pool)
+    heads, inner, outer = (_rng(seqs[s]) for s in ("heads", "inner", "outer"))
+
+    logged = [t for t in range(cfg.steps + 1) if t % cfg.log_every == 0 or t == cfg.steps]
+    names = _metric_names(cfg, tests)
+    baselines = _baseline_risks(problem, tests)
+    metrics = {name: np.full((T, len(logged)), np.nan) for name in names}
+    diverged_at = np.full(T, -1, dtype=np.int64)
+    alive = np.ones(T, dtype=bool)
+    column = 0
+    for t in range(cfg.steps + 1):
+        W = W_pool if W_pool is not None else dev(draw_heads(cfg, heads, n, T))
+        theta = W @ Bs.swapaxes(-1, -2)  # (T, n, d)
+        if cfg.mode == "population":
+            data_in = data_out = PopulationData(theta, sigma_diag, cfg.sigma**2)
+        else:
+            data_in = _samples(cfg, inner, cfg.m_in, problem, theta, dev)
+            data_out = _samples(cfg, outer, cfg.m_out, problem, theta, dev)
+            if method.pooled:
+                data_out = pooled(data_in, data_out)
+        with np.errstate(all="ignore"):
+            gB, gw, loss = method.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau)
+        if t == logged[column]:
+            B_host = to_numpy(B).astype(np.float64)
+            _log(metrics, column, alive, B_host, to_numpy(w), to_numpy(loss),
+                 to_numpy(Bs).astype(np.float64), U, tests, baselines)
+            column += 1
+        if t == cfg.steps:
+            break
+        with np.errstate(all="ignore"):
+            B_new, w_new = B - cfg.beta * gB, w - cfg.beta * gw
+        finite = to_numpy(xp.isfinite(B_new).all((-1, -2)) & xp.isfinite(w_new).all(-1))
+        newly = alive & ~finite
+        diverged_at[newly] = t + 1
+        alive &= finite
+        keep = xp.asarray(alive)
+        B = xp.where(keep[:, None, None], B_new, B)
+        w = xp.where(keep[:, None], w_new, w)
+        if progress is not None:
+            progress(method.name, t + 1, cfg.steps)
+    B_full = to_numpy(B).astype(np.float64)
+    if U is not None:
+        B_full = U @ B_full
+    return MethodRun(method.name, np.array(logged), metrics, diverged_at, B_full,
+                     to_numpy(w).astype(np.float64), time.perf_counter() - start)
+
+
+def _samples(cfg, rng, m, problem, theta, dev) -> SampleData:
+    X, z = draw_inputs(rng, cfg.n_tasks, cfg.trials, m, cfg.d, problem.sigma_diag, cfg.sigma)
+    return SampleData(dev(X), dev(z), theta)
+
+
+def _metric_names(cfg: Config, tests) -> list[str]:
+    names = ["dist"] + [f"angle_{j + 1}" for j in range(cfg.k)] + ["rank", "loss", "w_norm"]
+    if tests is not None:
+        names += ["risk_subspace", "risk_ls", "risk_oracle"]
+    return names
+
+
+def _baseline_risks(problem: Problem, tests) -> dict:
+    """Test-time risks that do not depend on the learner: d-dim least squares and the oracle B*."""
+    if tests is None:
+        return {}
+    return {
+        "risk_ls": least_squares_risk(tests),
+        "risk_oracle": subspace_head_risk(problem.B_star, tests),
+    }
+
+
+def _log(metrics, column, alive, B, w, loss, Bs, U, tests, baselines):
+    """Fill one logged column for the trials that have not diverged."""
+    pa = principal_angles(B, Bs)
+    values = {"dist": pa["dist"], "rank": pa["rank"], "loss": loss,
+              "w_norm": np.linalg.norm(w, axis=-1)}
+    for j in range(pa["angles"].shape[-1]):
+        values[f"angle_{j + 1}"] = pa["angles"][..., j]
+    if tests is not None:
+        B_full = B if U is None else U @ B
+        values["risk_subspace"] = subspace_head_risk(B_full, tests)
+        values.update(baselines)
+    for name, value in values.items():
+        metrics[name][alive, column] = np.asarray(value, dtype=np.float64)[alive]

@@ -1,0 +1,101 @@
+"""The bilinear regression loss, its gradient and Hessian-vector product (THEORY §1).
+
+This module is the only home of these equations. For one task with data statistics
+(Σ̂, ĥ) the loss of the learner ``ŷ = <B w, x>`` is
+
+    L(B, w) = ½ (Bw)ᵀ Σ̂ (Bw) − ĥᵀ (Bw) + const,     e = Σ̂ B w − ĥ,
+    ∇_B L = e wᵀ,   ∇_w L = Bᵀ e,
+    H (V, v) = (δe wᵀ + e vᵀ,  Vᵀ e + Bᵀ δe),      δe = Σ̂ (V w + B v)      (derived, THEORY §1.1).
+
+The data enter only through two maps on vectors, supplied by :mod:`linmeta.tasks`:
+``resid(u) = Σ̂ u − ĥ`` and ``sig(u) = Σ̂ u``. Per-task matrices are never formed: a task's
+matrix is a shared base plus a short sum of outer products (:class:`TaskMatrix`), since every
+inner step and every pull-back adds only rank-one terms. A step then costs O(n·d·k) with a
+handful of dense matrix products, whatever the number of tasks.
+
+Shapes: T trials, n tasks, d ambient dimension, k learner width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def rowdot(a, b):
+    """Row-wise inner product over the last axis: ``(…, p), (…, p) -> (…)``."""
+    return (a * b).sum(-1)
+
+
+@dataclass(frozen=True)
+class TaskMatrix:
+    """Per-task matrices ``M_i = base + Σ_p a_{p,i} b_{p,i}ᵀ`` held in factored form.
+
+    Attributes
+    ----------
+    base : array (T, d, k) or None
+        Shared by all tasks of a trial (None means zero).
+    terms : tuple of (a, b)
+        Rank-one terms, ``a`` of shape (T, n, d) and ``b`` of shape (T, n, k).
+    """
+
+    base: object
+    terms: tuple = ()
+
+    def mv(self, x):
+        """``M_i x_i`` for x of shape (T, n, k); returns (T, n, d)."""
+        out = 0 if self.base is None else x @ self.base.swapaxes(-1, -2)
+        for a, b in self.terms:
+            out = out + a * rowdot(b, x)[..., None]
+        return out
+
+    def rmv(self, y):
+        """``M_iᵀ y_i`` for y of shape (T, n, d); returns (T, n, k)."""
+        out = 0 if self.base is None else y @ self.base
+        for a, b in self.terms:
+            out = out + b * rowdot(a, y)[..., None]
+        return out
+
+    def plus(self, a, b) -> TaskMatrix:
+        """``M_i + a_i b_iᵀ`` as a new TaskMatrix (a: (T, n, d), b: (T, n, k))."""
+        return TaskMatrix(self.base, self.terms + ((a, b),))
+
+    def task_sum(self, n: int):
+        """``Σ_i M_i`` over the n tasks, shape (T, d, k)."""
+        out = 0 if self.base is None else n * self.base
+        for a, b in self.terms:
+            out = out + a.swapaxes(-1, -2) @ b
+        return out
+
+    def dense(self):
+        """Every task's matrix, shape (T, n, d, k). For tests and small problems only."""
+        out = 0 if self.base is None else self.base[:, None]
+        for a, b in self.terms:
+            out = out + a[..., :, None] * b[..., None, :]
+        return out
+
+
+def gradient(data, B: TaskMatrix, w):
+    """Gradient of each task's loss at (B_i, w_i).
+
+    ``e = Σ̂ B w − ĥ``; returns ``(e, g)`` with ``∇_B L = e wᵀ`` (left factored) and
+    ``g = ∇_w L = Bᵀ e`` of shape (T, n, k). ``e`` has shape (T, n, d).
+    """
+    e = data.resid(B.mv(w))
+    return e, B.rmv(e)
+
+
+def hvp(data, B: TaskMatrix, w, e, V: TaskMatrix | None, v):
+    """Hessian-vector product of the bilinear loss at (B, w) in direction (V, v).
+
+    ``δe = Σ̂ (V w + B v)``, ``H (V, v) = (δe wᵀ + e vᵀ, Vᵀ e + Bᵀ δe)``; ``V = None`` means
+    V = 0 (the head-only direction used by ANIL). ``e`` is the residual at (B, w).
+    Returns the B-part as its two rank-one factors ``((δe, w), (e, v))`` and the w-part.
+    """
+    u = B.mv(v)
+    if V is not None:
+        u = u + V.mv(w)
+    de = data.sig(u)
+    hw = B.rmv(de)
+    if V is not None:
+        hw = hw + V.rmv(e)
+    return ((de, w), (e, v)), hw

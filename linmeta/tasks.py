@@ -1,0 +1,249 @@
+"""The multi-task linear regression environment of Collins22 (THEORY §1).
+
+Ground truth ``B*`` (d, k) with orthonormal columns; task i has head ``w*_i`` and parameter
+``θ*_i = B* w*_i``; data ``x ~ N(0, Σ)``, ``y = <θ*_i, x> + z``, ``z ~ N(0, σ²)``.
+
+A task's data enter the algorithms only through two maps (see :mod:`linmeta.losses`):
+``resid(u) = Σ̂ u − ĥ`` and ``sig(u) = Σ̂ u`` with ``Σ̂ = XᵀX/m``, ``ĥ = Xᵀy/m`` in
+finite-sample mode and ``Σ̂ = Σ``, ``ĥ = Σ θ*`` in population mode. ``Σ̂`` is never formed:
+``Σ̂ u = Xᵀ(X u)/m`` costs O(m·d) per task instead of O(d²).
+
+Randomness comes from separate ``numpy.random.Generator`` streams (problem, heads, inner data,
+outer data, test tasks) spawned from one ``SeedSequence``, so every method of a run sees the
+same tasks and samples. Batched draws put the task axis first, so drawing the tasks of a round
+in chunks gives the same numbers as drawing them at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .losses import rowdot
+
+STREAMS = ("problem", "heads", "inner", "outer", "test")
+
+
+class ProblemError(ValueError):
+    """A malformed or inconsistent problem file."""
+
+
+# ---------------------------------------------------------------- data statistics
+
+
+@dataclass(frozen=True)
+class PopulationData:
+    """Exact expected losses: ``Σ̂ = Σ``, ``ĥ = Σ θ*``.
+
+    theta : (T, n, d) task parameters; sigma_diag : (d,) diagonal of Σ, or None for Σ = I;
+    noise_var : σ², which only shifts the loss.
+    """
+
+    theta: object
+    sigma_diag: object = None
+    noise_var: float = 0.0
+
+    def sig(self, u):
+        return u if self.sigma_diag is None else u * self.sigma_diag
+
+    def resid(self, u):
+        return self.sig(u - self.theta)
+
+    def resid_and_loss(self, u):
+        """``(Σ(u − θ*), mean_i f_i)``; the loss ``½‖u − θ*‖²_Σ + σ²/2`` has shape (T,)."""
+        diff = u - self.theta
+        r = self.sig(diff)
+        return r, 0.5 * rowdot(diff, r).mean(-1) + 0.5 * self.noise_var
+
+
+@dataclass(frozen=True)
+class SampleData:
+    """Finite samples: ``X`` (T, n, m, d), ``noise = σ z`` (T, n, m), ``theta`` (T, n, d).
+
+    ``y = X θ* + noise`` is never stored: the residual ``X u − y = X (u − θ*) − noise``.
+    """
+
+    X: object
+    noise: object
+    theta: object
+
+    @property
+    def m(self) -> int:
+        return self.X.shape[-2]
+
+    def sig(self, u):
+        xu = self.X @ u[..., None]  # (T, n, m, 1)
+        return (self.X.swapaxes(-1, -2) @ xu)[..., 0] / self.m
+
+    def _residual(self, u):
+        return (self.X @ (u - self.theta)[..., None])[..., 0] - self.noise  # (T, n, m)
+
+    def resid(self, u):
+        return (self.X.swapaxes(-1, -2) @ self._residual(u)[..., None])[..., 0] / self.m
+
+    def resid_and_loss(self, u):
+        """``(Σ̂ u − ĥ, mean_i L_i)`` with ``L_i = (1/2m) ‖X_i u − y_i‖²``; loss shape (T,)."""
+        res = self._residual(u)
+        r = (self.X.swapaxes(-1, -2) @ res[..., None])[..., 0] / self.m
+        return r, 0.5 * (res * res).mean((-1, -2))
+
+
+def pooled(a: SampleData, b: SampleData) -> SampleData:
+    """One dataset per task holding the samples of both (ERM sees all of a task's data)."""
+    xp = _xp(a.X)
+    return SampleData(
+        xp.concatenate([a.X, b.X], axis=-2), xp.concatenate([a.noise, b.noise], axis=-1), a.theta
+    )
+
+
+def _xp(a):
+    from .backend import array_module
+
+    return array_module(a)
+
+
+# ---------------------------------------------------------------- the environment
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The fixed part of an environment, NumPy arrays with a leading trial axis.
+
+    B_star : (T, d, k) orthonormal; B0 : (T, d, k'); w0 : (T, k');
+    W_pool : (T, n, k) fixed task heads, or None for fresh heads every round;
+    sigma_diag : (d,) diagonal of Σ, or None for Σ = I.
+    """
+
+    B_star: np.ndarray
+    B0: np.ndarray
+    w0: np.ndarray
+    W_pool: np.ndarray | None = None
+    sigma_diag: np.ndarray | None = None
+
+
+def random_orthonormal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """Haar-random matrices with orthonormal columns, shape (…, d, k)."""
+    q, r = np.linalg.qr(rng.standard_normal(shape))
+    return q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
+
+
+def head_distribution(k: int, mu: float, kappa: float | None, mean: float):
+    """Mean (k,) and standard deviations (k,) of the task heads ``w*``.
+
+    Collins22's heads are ``N(0, diag(1, …, 1, μ²))``; with ``kappa`` the variances instead run
+    geometrically from 1 to 1/κ, so the condition number of ``Ψ* = E[w* w*ᵀ]`` is κ (zero mean).
+    ``mean`` is the norm of an optional mean along ``1_k/√k``.
+    """
+    if kappa is not None:
+        std = np.sqrt(np.geomspace(1.0, 1.0 / kappa, k)) if k > 1 else np.ones(1)
+    else:
+        std = np.ones(k)
+        std[-1] = mu
+    return np.full(k, mean / np.sqrt(k)), std
+
+
+def sigma_diagonal(d: int, cond: float) -> np.ndarray | None:
+    """Diagonal of Σ with eigenvalues geometric from 1 down to 1/cond; None when cond = 1."""
+    if cond == 1.0:
+        return None
+    return np.geomspace(1.0, 1.0 / cond, d)
+
+
+def make_problem(cfg, rng: np.random.Generator) -> Problem:
+    """Draw B*, the initialisation and (if ``cfg.task_pool``) the fixed task heads.
+
+    Initialisation ``"collins"`` (Collins22): ``w0 = 0`` and ``B0`` orthonormal scaled so that
+    ``α B0ᵀ B0 = I`` (unscaled when α = 0); ``"random"``: Gaussian ``B0`` with entries of
+    variance 1/d and Gaussian ``w0`` with variance ``cfg.w0_scale²/k'``.
+    """
+    T, d, k, kl = cfg.trials, cfg.d, cfg.k, cfg.learner_k
+    B_star = random_orthonormal(rng, (T, d, k))
+    if cfg.init == "collins":
+        scale = 1.0 / np.sqrt(cfg.alpha) if cfg.alpha > 0 else 1.0
+        B0 = scale * random_orthonormal(rng, (T, d, kl))
+    else:
+        B0 = rng.standard_normal((T, d, kl)) / np.sqrt(d)
+    w0 = cfg.w0_scale * rng.standard_normal((T, kl)) / np.sqrt(kl)
+    W_pool = None
+    if cfg.task_pool:
+        W_pool = draw_heads(cfg, rng, cfg.n_tasks, T)
+    return Problem(B_star, B0, w0, W_pool, sigma_diagonal(d, cfg.x_cov_cond))
+
+
+def draw_heads(cfg, rng: np.random.Generator, n: int, T: int) -> np.ndarray:
+    """Task heads, shape (T, n, k), drawn task-major."""
+    mean, std = head_distribution(cfg.k, cfg.head_mu, cfg.head_kappa, cfg.head_mean)
+    return np.moveaxis(mean + std * rng.standard_normal((n, T, cfg.k)), 0, 1)
+
+
+def draw_inputs(rng: np.random.Generator, n: int, T: int, m: int, d: int, sigma_diag, noise_std):
+    """Inputs ``X`` (T, n, m, d) with covariance diag(sigma_diag) and noise ``σ z`` (T, n, m)."""
+    X = rng.standard_normal((n, T, m, d))
+    if sigma_diag is not None:
+        X *= np.sqrt(sigma_diag)
+    z = rng.standard_normal((n, T, m))
+    z *= noise_std
+    return np.moveaxis(X, 0, 1), np.moveaxis(z, 0, 1)
+
+
+PROBLEM_KEYS = {"B_star", "B0", "w0", "W_star", "Sigma_diag"}
+
+
+def load_problem(path, trials: int) -> Problem:
+    """Read a fixed environment from ``.npz``: ``B_star`` (d, k), ``B0`` (d, k'), ``w0`` (k',),
+    ``W_star`` (n, k) as a fixed task pool, optionally ``Sigma_diag`` (d,).
+
+    The same environment is used for every trial. Raises :class:`ProblemError` with a one-line
+    message for a missing, unreadable or inconsistent file.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {key: np.asarray(f[key], dtype=np.float64) for key in f.files}
+    except FileNotFoundError:
+        raise ProblemError(f"problem file not found: {path}") from None
+    except Exception as err:
+        raise ProblemError(f"cannot read problem file {path}: {err}") from None
+    missing = {"B_star", "B0", "w0", "W_star"} - arrays.keys()
+    if missing:
+        raise ProblemError(f"problem file {path} lacks {', '.join(sorted(missing))}")
+    unknown = arrays.keys() - PROBLEM_KEYS
+    if unknown:
+        raise ProblemError(f"problem file {path} has unknown arrays {', '.join(sorted(unknown))}")
+    B_star, B0, w0, W = arrays["B_star"], arrays["B0"], arrays["w0"], arrays["W_star"]
+    if B_star.ndim != 2 or B0.ndim != 2 or w0.ndim != 1 or W.ndim != 2:
+        raise ProblemError("problem arrays must be B_star (d,k), B0 (d,k'), w0 (k',), W_star (n,k)")
+    d, k = B_star.shape
+    if B0.shape[0] != d or w0.shape[0] != B0.shape[1] or W.shape[1] != k:
+        raise ProblemError(
+            f"inconsistent problem shapes: B_star {B_star.shape}, B0 {B0.shape}, "
+            f"w0 {w0.shape}, W_star {W.shape}"
+        )
+    if k > d or W.shape[0] < 1:
+        raise ProblemError(f"problem needs 1 <= k <= d and n >= 1, got d={d}, k={k}, n={W.shape[0]}")
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        raise ProblemError(f"problem file {path} holds non-finite values")
+    if not np.allclose(B_star.T @ B_star, np.eye(k), atol=1e-8):
+        raise ProblemError("B_star must have orthonormal columns")
+    sigma_diag = arrays.get("Sigma_diag")
+    if sigma_diag is not None and (sigma_diag.shape != (d,) or (sigma_diag <= 0).any()):
+        raise ProblemError(f"Sigma_diag must be {d} positive numbers")
+
+    def rep(a):
+        return np.repeat(a[None], trials, axis=0)
+
+    return Problem(rep(B_star), rep(B0), rep(w0), rep(W), sigma_diag)
+
+
+def save_problem(path, problem: Problem, trial: int = 0) -> None:
+    """Write one trial's environment in the ``--problem`` format."""
+    arrays = {
+        "B_star": problem.B_star[trial],
+        "B0": problem.B0[trial],
+        "w0": problem.w0[trial],
+    }
+    if problem.W_pool is not None:
+        arrays["W_star"] = problem.W_pool[trial]
+    if problem.sigma_diag is not None:
+        arrays["Sigma_diag"] = problem.sigma_diag
+    np.savez(path, **arrays)
