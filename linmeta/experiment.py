@@ -11,20 +11,13 @@ the test-time metrics and the saved parameters.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .algorithms import METHODS, get_method
 from .backend import BackendError, get_dtype, get_xp, to_numpy
 from .metrics import TestTasks, least_squares_risk, principal_angles, subspace_head_risk

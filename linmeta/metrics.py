@@ -48,7 +48,8 @@ def principal_angles(B: np.ndarray, B_star: np.ndarray):
     cos_full = np.zeros(sines.shape)
     cos_full[..., : min(cos.shape[-1], k)] = cos[..., :k]
     angles = np.arctan2(sines[..., ::-1], np.clip(cos_full, 0.0, 1.0))
-    return {"dist": np.clip(sines[..., 0], 0.0, 1.0), "sines": sines, "angles": angles, "rank": rank}
+    dist = np.clip(sines[..., 0], 0.0, 1.0)
+    return {"dist": dist, "sines": sines, "angles": angles, "rank": rank}
 
 
 def subspace_distance(B: np.ndarray, B_star: np.ndarray) -> np.ndarray:

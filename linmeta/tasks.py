@@ -220,7 +220,7 @@ def load_problem(path, trials: int) -> Problem:
             f"w0 {w0.shape}, W_star {W.shape}"
         )
     if k > d or W.shape[0] < 1:
-        raise ProblemError(f"problem needs 1 <= k <= d and n >= 1, got d={d}, k={k}, n={W.shape[0]}")
+        raise ProblemError(f"problem needs 1 <= k <= d and n >= 1: d={d}, k={k}, n={W.shape[0]}")
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise ProblemError(f"problem file {path} holds non-finite values")
     if not np.allclose(B_star.T @ B_star, np.eye(k), atol=1e-8):

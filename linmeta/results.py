@@ -1,0 +1,169 @@
+"""The result directory: ``config.json``, ``metrics.csv``, ``arrays.npz``, ``summary.json``.
+
+Every file is written to a temporary name in the same directory and moved into place with
+``os.replace``, so an interrupted run never leaves a half-written file under a final name.
+``config.json`` is written last and carries ``"complete": true``: a directory without it is
+an unfinished run.
+
+metrics.csv is tidy: one row per (method, trial, step, metric, value). Values are written with
+``repr`` (shortest round-trip form), so a reload gives the same float64 bits. A diverged trial
+gets one row ``metric = diverged_at`` whose step and value are the step at which it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+
+class ResultError(ValueError):
+    """A missing or unreadable result directory."""
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same directory + replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_savez(path, arrays: dict) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def metrics_rows(result):
+    """Yield tidy rows ``(method, trial, step, metric, value)`` of a Result."""
+    for name, run in result.runs.items():
+        for metric, values in run.metrics.items():
+            for trial in range(values.shape[0]):
+                for j, step in enumerate(run.steps):
+                    value = values[trial, j]
+                    if np.isfinite(value):
+                        yield name, trial, int(step), metric, float(value)
+        for trial, step in enumerate(run.diverged_at):
+            if step >= 0:
+                yield name, trial, int(step), "diverged_at", float(step)
+
+
+def summarize(result) -> dict:
+    """Per method: final distance (mean, median, max over surviving trials), divergences, time."""
+    out = {}
+    for name, run in result.runs.items():
+        final = run.metrics["dist"][:, -1]
+        final = final[np.isfinite(final)]
+        out[name] = {
+            "final_dist_mean": float(final.mean()) if final.size else None,
+            "final_dist_median": float(np.median(final)) if final.size else None,
+            "final_dist_max": float(final.max()) if final.size else None,
+            "diverged": int((run.diverged_at >= 0).sum()),
+            "trials": int(run.diverged_at.size),
+            "steps": int(run.steps[-1]),
+            "seconds": round(run.seconds, 4),
+        }
+    return out
+
+
+def save_result(result, out_dir, save_params: bool = False) -> Path:
+    """Write a Result to ``out_dir``; returns the directory."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    marker = out / "config.json"
+    if marker.exists():  # an old complete run is being replaced: mark it incomplete first
+        marker.unlink()
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["method", "trial", "step", "metric", "value"])
+    for row in metrics_rows(result):
+        writer.writerow(row[:4] + (repr(row[4]),))
+    atomic_write_text(out / "metrics.csv", buf.getvalue())
+
+    p = result.problem
+    arrays = {"B_star": p.B_star, "B0": p.B0, "w0": p.w0}
+    if p.W_pool is not None:
+        arrays["W_star"] = p.W_pool
+    if p.sigma_diag is not None:
+        arrays["Sigma_diag"] = p.sigma_diag
+    for name, run in result.runs.items():
+        arrays[f"{name}.steps"] = run.steps
+        arrays[f"{name}.dist"] = run.metrics["dist"]
+        arrays[f"{name}.diverged_at"] = run.diverged_at
+        if save_params:
+            arrays[f"{name}.B"] = run.B
+            arrays[f"{name}.w"] = run.w
+    atomic_savez(out / "arrays.npz", arrays)
+    atomic_write_text(out / "summary.json", json.dumps(summarize(result), indent=2) + "\n")
+    meta = {
+        "config": result.config.to_dict(),
+        "seed": result.config.seed,
+        "linmeta_version": __version__,
+        "problem_file": result.problem_file,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "complete": True,
+    }
+    atomic_write_text(marker, json.dumps(meta, indent=2) + "\n")
+    return out
+
+
+def is_complete(out_dir) -> bool:
+    """True when ``out_dir`` holds a finished run."""
+    try:
+        return bool(read_config(out_dir).get("complete"))
+    except ResultError:
+        return False
+
+
+def read_config(out_dir) -> dict:
+    path = Path(out_dir) / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultError(f"{out_dir} is not a finished linmeta result (no config.json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ResultError(f"unreadable {path}: {err}") from None
+
+
+def read_metrics(out_dir) -> dict:
+    """Load metrics.csv as ``{(method, metric): (steps (L,), values (T, L))}`` with NaN gaps."""
+    path = Path(out_dir) / "metrics.csv"
+    if not path.exists():
+        raise ResultError(f"{out_dir} has no metrics.csv")
+    cells: dict = {}
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != ["method", "trial", "step", "metric", "value"]:
+            raise ResultError(f"{path} is not a linmeta metrics file")
+        for method, trial, step, metric, value in reader:
+            cells.setdefault((method, metric), []).append((int(trial), int(step), float(value)))
+    out = {}
+    for key, rows in cells.items():
+        arr = np.array(rows)
+        steps = np.unique(arr[:, 1]).astype(int)
+        trials = int(arr[:, 0].max()) + 1
+        values = np.full((trials, steps.size), np.nan)
+        values[arr[:, 0].astype(int), np.searchsorted(steps, arr[:, 1])] = arr[:, 2]
+        out[key] = (steps, values)
+    return out
