@@ -41,6 +41,14 @@ class Method:
             return meta_gradient(data_out, data_out, B, w, alpha, 0, "none", False)
         return meta_gradient(data_in, data_out, B, w, alpha, tau, self.adapts, self.exact)
 
+    def step(self, data_in, data_out, B, w, cfg):
+        """One outer step ``(B, w) ← (B, w) − β ∇``; returns ``(B, w, outer loss at the old point)``.
+
+        Every method in the registry has this signature, so the simulator treats them alike.
+        """
+        gB, gw, loss = self.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau)
+        return B - cfg.beta * gB, w - cfg.beta * gw, loss
+
 
 METHODS: dict[str, Method] = {
     m.name: m

@@ -300,7 +300,7 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
             if method.pooled:
                 data_out = pooled(data_in, data_out)
         with np.errstate(all="ignore"):
-            gB, gw, loss = method.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau)
+            B_new, w_new, loss = method.step(data_in, data_out, B, w, cfg)
         if t == logged[column]:
             B_host = to_numpy(B).astype(np.float64)
             _log(metrics, column, alive, B_host, to_numpy(w), to_numpy(loss),
@@ -308,8 +308,6 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
             column += 1
         if t == cfg.steps:
             break
-        with np.errstate(all="ignore"):
-            B_new, w_new = B - cfg.beta * gB, w - cfg.beta * gw
         finite = to_numpy(xp.isfinite(B_new).all((-1, -2)) & xp.isfinite(w_new).all(-1))
         newly = alive & ~finite
         diverged_at[newly] = t + 1
