@@ -42,7 +42,7 @@ class Method:
         return meta_gradient(data_in, data_out, B, w, alpha, tau, self.adapts, self.exact)
 
     def step(self, data_in, data_out, B, w, cfg):
-        """One outer step ``(B, w) ← (B, w) − β ∇``; returns ``(B, w, outer loss at the old point)``.
+        """One outer step ``(B, w) ← (B, w) − β ∇``; returns ``(B, w, loss at the old point)``.
 
         Every method in the registry has this signature, so the simulator treats them alike.
         """

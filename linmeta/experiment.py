@@ -20,7 +20,13 @@ import numpy as np
 
 from .algorithms import METHODS, get_method
 from .backend import BackendError, get_dtype, get_xp, to_numpy
-from .metrics import TestTasks, least_squares_risk, principal_angles, subspace_head_risk
+from .metrics import (
+    TestTasks,
+    least_squares_risk,
+    outside_norm,
+    principal_angles,
+    subspace_head_risk,
+)
 from .tasks import (
     STREAMS,
     PopulationData,
@@ -330,7 +336,8 @@ def _samples(cfg, rng, m, problem, theta, dev) -> SampleData:
 
 
 def _metric_names(cfg: Config, tests) -> list[str]:
-    names = ["dist"] + [f"angle_{j + 1}" for j in range(cfg.k)] + ["rank", "loss", "w_norm"]
+    names = ["dist"] + [f"angle_{j + 1}" for j in range(cfg.k)]
+    names += ["rank", "outside_norm", "loss", "w_norm"]
     if tests is not None:
         names += ["risk_subspace", "risk_ls", "risk_oracle"]
     return names
@@ -350,7 +357,7 @@ def _log(metrics, column, alive, B, w, loss, Bs, U, tests, baselines):
     """Fill one logged column for the trials that have not diverged."""
     pa = principal_angles(B, Bs)
     values = {"dist": pa["dist"], "rank": pa["rank"], "loss": loss,
-              "w_norm": np.linalg.norm(w, axis=-1)}
+              "outside_norm": outside_norm(B, Bs), "w_norm": np.linalg.norm(w, axis=-1)}
     for j in range(pa["angles"].shape[-1]):
         values[f"angle_{j + 1}"] = pa["angles"][..., j]
     if tests is not None:

@@ -57,6 +57,18 @@ def subspace_distance(B: np.ndarray, B_star: np.ndarray) -> np.ndarray:
     return principal_angles(B, B_star)["dist"]
 
 
+def outside_norm(B: np.ndarray, B_star: np.ndarray) -> np.ndarray:
+    """``‖(I − Q* Q*ᵀ) B‖₂``: the size of the learner's part outside col(B*), shape (…,).
+
+    With a wider learner (k′ > k) the distance can vanish while these extra directions decay
+    only slowly (Yüksel, Boursier and Flammarion 2024); this measures them.
+    """
+    Qs, _ = orthonormal_basis(B_star)
+    B = np.asarray(B, dtype=np.float64)
+    P = B - Qs @ (Qs.swapaxes(-1, -2) @ B)
+    return np.linalg.svd(P, compute_uv=False)[..., 0]
+
+
 @dataclass(frozen=True)
 class TestTasks:
     """Fresh tasks for test-time adaptation: X (T, nt, m, d), y (T, nt, m), theta (T, nt, d)."""
