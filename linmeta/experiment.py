@@ -21,7 +21,7 @@ import numpy as np
 from .algorithms import METHODS, get_method
 from .backend import BackendError, get_dtype, get_xp, to_numpy
 from .metrics import (
-    TestTasks,
+    HeldOutTasks,
     least_squares_risk,
     outside_norm,
     principal_angles,
@@ -238,7 +238,7 @@ def _rng(seq: np.random.SeedSequence) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seq))
 
 
-def make_test_tasks(cfg: Config, problem: Problem, seq) -> TestTasks | None:
+def make_test_tasks(cfg: Config, problem: Problem, seq) -> HeldOutTasks | None:
     """Fresh test tasks drawn once per run (the same for every method and logged step)."""
     if cfg.n_test_tasks == 0:
         return None
@@ -248,7 +248,7 @@ def make_test_tasks(cfg: Config, problem: Problem, seq) -> TestTasks | None:
     theta = W @ problem.B_star.swapaxes(-1, -2)  # (T, nt, d)
     X, z = draw_inputs(rng, nt, T, m, cfg.d, problem.sigma_diag, cfg.sigma)
     y = (X @ theta[..., None])[..., 0] + z
-    return TestTasks(X, y, theta, problem.sigma_diag)
+    return HeldOutTasks(X, y, theta, problem.sigma_diag)
 
 
 def _basis(cfg: Config, problem: Problem):

@@ -70,7 +70,7 @@ def outside_norm(B: np.ndarray, B_star: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TestTasks:
+class HeldOutTasks:
     """Fresh tasks for test-time adaptation: X (T, nt, m, d), y (T, nt, m), theta (T, nt, d)."""
 
     X: np.ndarray
@@ -85,7 +85,7 @@ class TestTasks:
         return (diff * sd).sum(-1).mean(-1)
 
 
-def subspace_head_risk(B: np.ndarray, tests: TestTasks) -> np.ndarray:
+def subspace_head_risk(B: np.ndarray, tests: HeldOutTasks) -> np.ndarray:
     """Excess risk after fitting a head by least squares in col(B) from each test task's m samples.
 
     ``ŵ = argmin ‖X Q w − y‖`` (minimum norm), ``θ̂ = Q ŵ``; B of shape (T, d, k'). Returns (T,).
@@ -96,7 +96,7 @@ def subspace_head_risk(B: np.ndarray, tests: TestTasks) -> np.ndarray:
     return tests.risk((Q[:, None] @ w_hat)[..., 0])
 
 
-def least_squares_risk(tests: TestTasks) -> np.ndarray:
+def least_squares_risk(tests: HeldOutTasks) -> np.ndarray:
     """Excess risk of minimum-norm least squares in all d dimensions, shape (T,)."""
     theta_hat = (np.linalg.pinv(tests.X) @ tests.y[..., None])[..., 0]
     return tests.risk(theta_hat)
