@@ -309,8 +309,9 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
             B_new, w_new, loss = method.step(data_in, data_out, B, w, cfg)
         if t == logged[column]:
             B_host = to_numpy(B).astype(np.float64)
-            _log(metrics, column, alive, B_host, to_numpy(w), to_numpy(loss),
-                 to_numpy(Bs).astype(np.float64), U, tests, baselines)
+            with np.errstate(all="ignore"):  # a trial about to diverge may overflow here
+                _log(metrics, column, alive, B_host, to_numpy(w), to_numpy(loss),
+                     to_numpy(Bs).astype(np.float64), U, tests, baselines)
             column += 1
         if t == cfg.steps:
             break

@@ -224,7 +224,7 @@ def load_problem(path, trials: int) -> Problem:
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise ProblemError(f"problem file {path} holds non-finite values")
     if not np.allclose(B_star.T @ B_star, np.eye(k), atol=1e-8):
-        raise ProblemError("B_star must have orthonormal columns")
+        raise ProblemError(f"problem file {path}: B_star must have orthonormal columns")
     sigma_diag = arrays.get("Sigma_diag")
     if sigma_diag is not None and (sigma_diag.shape != (d,) or (sigma_diag <= 0).any()):
         raise ProblemError(f"Sigma_diag must be {d} positive numbers")
