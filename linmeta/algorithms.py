@@ -70,3 +70,9 @@ def get_method(name: str) -> Method:
         raise ValueError(
             f"unknown method {name!r}; choose from {', '.join(METHODS)}"
         ) from None
+
+
+# Comparators from the wider literature share the registry (THEORY §1.4, linmeta.comparators).
+from .comparators import COMPARATORS  # noqa: E402
+
+METHODS.update(COMPARATORS)

@@ -288,14 +288,17 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
     W_pool = dev(problem.W_pool)
     heads, inner, outer = (_rng(seqs[s]) for s in ("heads", "inner", "outer"))
 
+    one_shot = getattr(method, "one_shot", False)  # an estimator: one round's data, one column
     logged = [t for t in range(cfg.steps + 1) if t % cfg.log_every == 0 or t == cfg.steps]
+    if one_shot:
+        logged = [cfg.steps]
     names = _metric_names(cfg, tests)
     baselines = _baseline_risks(problem, tests)
     metrics = {name: np.full((T, len(logged)), np.nan) for name in names}
     diverged_at = np.full(T, -1, dtype=np.int64)
     alive = np.ones(T, dtype=bool)
     column = 0
-    for t in range(cfg.steps + 1):
+    for t in logged if one_shot else range(cfg.steps + 1):
         W = W_pool if W_pool is not None else dev(draw_heads(cfg, heads, n, T))
         theta = W @ Bs.swapaxes(-1, -2)  # (T, n, d)
         if cfg.mode == "population":
@@ -306,7 +309,10 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
             if method.pooled:
                 data_out = pooled(data_in, data_out)
         with np.errstate(all="ignore"):
-            B_new, w_new, loss = method.step(data_in, data_out, B, w, cfg)
+            if one_shot:
+                B, loss = method.estimate(data_in, data_out, B, w, cfg)
+            else:
+                B_new, w_new, loss = method.step(data_in, data_out, B, w, cfg)
         if t == logged[column]:
             B_host = to_numpy(B).astype(np.float64)
             with np.errstate(all="ignore"):  # a trial about to diverge may overflow here
