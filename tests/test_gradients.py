@@ -7,7 +7,7 @@ The reference below is written independently of linmeta.losses/adapt: it forms e
 import numpy as np
 import pytest
 
-from linmeta.algorithms import METHODS
+from linmeta.algorithms import METHODS, Method
 from linmeta.tasks import PopulationData, SampleData, pooled
 
 from .helpers import central_difference, rel_err
@@ -70,7 +70,7 @@ def meta_objective(method, stats_in, stats_out, alpha, tau, B0=None, w0=None):
     return f
 
 
-@pytest.mark.parametrize("name", list(METHODS))
+@pytest.mark.parametrize("name", [n for n, m in METHODS.items() if isinstance(m, Method)])
 @pytest.mark.parametrize("mode", ["population", "finite"])
 @pytest.mark.parametrize("tau", [1, 2, 3])
 def test_outer_gradient_matches_central_difference(name, mode, tau):
