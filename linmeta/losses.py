@@ -20,10 +20,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .backend import array_module
+
 
 def rowdot(a, b):
     """Row-wise inner product over the last axis: ``(…, p), (…, p) -> (…)``."""
-    return (a * b).sum(-1)
+    return array_module(a).einsum("...i,...i->...", a, b)
+
+
+def _add(total, term):
+    """``total + term`` in place where possible; ``total`` None means zero."""
+    if total is None:
+        return term
+    if total.shape == term.shape:
+        total += term
+        return total
+    return total + term
 
 
 @dataclass(frozen=True)
@@ -43,16 +55,16 @@ class TaskMatrix:
 
     def mv(self, x):
         """``M_i x_i`` for x of shape (T, n, k); returns (T, n, d)."""
-        out = 0 if self.base is None else x @ self.base.swapaxes(-1, -2)
+        out = None if self.base is None else x @ self.base.swapaxes(-1, -2)
         for a, b in self.terms:
-            out = out + a * rowdot(b, x)[..., None]
+            out = _add(out, a * rowdot(b, x)[..., None])
         return out
 
     def rmv(self, y):
         """``M_iᵀ y_i`` for y of shape (T, n, d); returns (T, n, k)."""
-        out = 0 if self.base is None else y @ self.base
+        out = None if self.base is None else y @ self.base
         for a, b in self.terms:
-            out = out + b * rowdot(a, y)[..., None]
+            out = _add(out, b * rowdot(a, y)[..., None])
         return out
 
     def plus(self, a, b) -> TaskMatrix:

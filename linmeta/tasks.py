@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .losses import rowdot
-
 STREAMS = ("problem", "heads", "inner", "outer", "test")
 
 
@@ -54,7 +52,8 @@ class PopulationData:
         """``(Σ(u − θ*), mean_i f_i)``; the loss ``½‖u − θ*‖²_Σ + σ²/2`` has shape (T,)."""
         diff = u - self.theta
         r = self.sig(diff)
-        return r, 0.5 * rowdot(diff, r).mean(-1) + 0.5 * self.noise_var
+        n = diff.shape[-2]
+        return r, (0.5 / n) * (diff * r).sum((-1, -2)) + 0.5 * self.noise_var
 
 
 @dataclass(frozen=True)
@@ -174,7 +173,12 @@ def make_problem(cfg, rng: np.random.Generator) -> Problem:
 def draw_heads(cfg, rng: np.random.Generator, n: int, T: int) -> np.ndarray:
     """Task heads, shape (T, n, k), drawn task-major."""
     mean, std = head_distribution(cfg.k, cfg.head_mu, cfg.head_kappa, cfg.head_mean)
-    return np.moveaxis(mean + std * rng.standard_normal((n, T, cfg.k)), 0, 1)
+    W = rng.standard_normal((n, T, cfg.k))
+    if (std != 1).any():
+        W *= std
+    if mean.any():
+        W += mean
+    return np.moveaxis(W, 0, 1)
 
 
 def draw_inputs(rng: np.random.Generator, n: int, T: int, m: int, d: int, sigma_diag, noise_std):

@@ -1,0 +1,191 @@
+"""Outer steps per second of the linear simulator against a per-task Python loop (issue 2).
+
+Population mode: the batched simulator (which runs in span(B0, B*), ≤ 2k dims, when Σ = I)
+against a straightforward loop over tasks in all d dimensions, written the way reference
+notebooks are, with the τ = 1 closed forms of THEORY §1.1. Both draw the round's heads.
+
+Finite-sample mode (m samples per task): a step is timed against the time needed just to draw
+its samples (heads, inner and outer inputs and noise), in the same run; the loop peer draws
+per task.
+
+    python benchmarks/bench_linear.py                 # the full table (a few minutes)
+    python benchmarks/bench_linear.py --quick         # n ∈ {10, 100}
+    python benchmarks/bench_linear.py --backend cupy  # on a GPU machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from datetime import date
+
+import numpy as np
+
+from linmeta.algorithms import METHODS
+from linmeta.backend import get_xp
+from linmeta.experiment import Config, _basis, streams
+from linmeta.tasks import PopulationData, SampleData, draw_heads, draw_inputs, make_problem, pooled
+
+METHOD_NAMES = ("maml", "fo_maml", "anil", "fo_anil", "erm")
+
+
+def timeit(fn, min_time=0.5, min_reps=3):
+    """Best-of-several mean seconds per call."""
+    fn()
+    reps, start = 0, time.perf_counter()
+    while reps < min_reps or time.perf_counter() - start < min_time:
+        fn()
+        reps += 1
+    return (time.perf_counter() - start) / reps
+
+
+def _sync(xp):
+    if xp is not np:
+        xp.cuda.Stream.null.synchronize()
+
+
+# ---------------------------------------------------------------- the batched simulator
+
+
+class Batched:
+    """One simulator step for one method, set up exactly as linmeta.experiment.simulate does."""
+
+    def __init__(self, cfg: Config, name: str):
+        self.cfg, self.method = cfg, METHODS[name]
+        self.xp = get_xp(cfg.backend)
+        seqs = streams(cfg.seed)
+        problem = make_problem(cfg, np.random.default_rng(0))
+        U = _basis(cfg, problem)
+        Bs, B = problem.B_star, problem.B0
+        if U is not None:
+            Bs, B = U.swapaxes(-1, -2) @ Bs, U.swapaxes(-1, -2) @ B
+        self.problem = problem
+        self.Bs, self.B = self.xp.asarray(Bs), self.xp.asarray(B)
+        self.w = self.xp.asarray(np.random.default_rng(1).standard_normal(problem.w0.shape))
+        self.rngs = [np.random.Generator(np.random.PCG64(seqs[s])) for s in
+                     ("heads", "inner", "outer")]
+
+    def draw(self):
+        cfg, xp = self.cfg, self.xp
+        W = xp.asarray(draw_heads(cfg, self.rngs[0], cfg.n_tasks, cfg.trials))
+        theta = W @ self.Bs.swapaxes(-1, -2)
+        if cfg.mode == "population":
+            data = PopulationData(theta, None, 0.0)
+            return data, data
+        out = []
+        for rng, m in ((self.rngs[1], cfg.m_in), (self.rngs[2], cfg.m_out)):
+            X, z = draw_inputs(rng, cfg.n_tasks, cfg.trials, m, cfg.d, None, cfg.sigma)
+            out.append(SampleData(xp.asarray(X), xp.asarray(z), theta))
+        if self.method.pooled:
+            out[1] = pooled(out[0], out[1])
+        return out
+
+    def step(self):
+        data_in, data_out = self.draw()
+        B, w, _ = self.method.step(data_in, data_out, self.B, self.w, self.cfg)
+        _sync(self.xp)
+        return B, w
+
+
+# ---------------------------------------------------------------- the per-task loop peer
+
+
+def loop_step(name, B, w, B_star, rng, n, alpha, beta, mode, m, sigma):
+    """One outer step written task by task in d dimensions (THEORY §1.1, τ = 1 closed forms)."""
+    d, k = B.shape
+    gB, gw = np.zeros_like(B), np.zeros_like(w)
+    for _ in range(n):
+        ws = rng.standard_normal(k)
+        theta = B_star @ ws
+        if mode == "population":
+            S_in = S_out = np.eye(d)
+            h_in = h_out = theta
+        else:
+            X_in, X_out = rng.standard_normal((m, d)), rng.standard_normal((m, d))
+            y_in = X_in @ theta + sigma * rng.standard_normal(m)
+            y_out = X_out @ theta + sigma * rng.standard_normal(m)
+            S_in, h_in = X_in.T @ X_in / m, X_in.T @ y_in / m
+            S_out, h_out = X_out.T @ X_out / m, X_out.T @ y_out / m
+        if name == "erm":
+            if mode == "finite":
+                S_out, h_out = (S_in + S_out) / 2, (h_in + h_out) / 2
+            e = S_out @ B @ w - h_out
+            gB += np.outer(e, w)
+            gw += B.T @ e
+            continue
+        e = S_in @ B @ w - h_in
+        w_i = w - alpha * B.T @ e
+        B_i = B - alpha * np.outer(e, w) if name in ("maml", "fo_maml") else B
+        r = S_out @ B_i @ w_i - h_out
+        G, g = np.outer(r, w_i), B_i.T @ r
+        if name == "maml":
+            u = S_in @ (G @ w + B @ g)
+            G, g = G - alpha * (np.outer(u, w) + np.outer(e, g)), g - alpha * (G.T @ e + B.T @ u)
+        elif name == "anil":
+            sbg = S_in @ B @ g
+            G = G - alpha * (np.outer(e, g) + np.outer(sbg, w))
+            g = g - alpha * B.T @ sbg
+        gB += G
+        gw += g
+    return B - beta * gB / n, w - beta * gw / n
+
+
+# ---------------------------------------------------------------- the table
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n in {10, 100} only")
+    parser.add_argument("--backend", default="numpy")
+    parser.add_argument("--trials", type=int, default=1)
+    parser.add_argument("--m", type=int, default=25)
+    args = parser.parse_args()
+    ns = (10, 100) if args.quick else (10, 100, 1000)
+    d, k = 100, 5
+    print(f"# linear simulator benchmark — {date.today()} — {platform.processor() or 'cpu'}, "
+          f"numpy {np.__version__}, backend {args.backend}, trials {args.trials}, d={d}, k={k}")
+    print("\n## Population mode: steps/s, batched vs per-task loop\n")
+    print("| method | n | batched steps/s | loop steps/s | speed-up |")
+    print("|---|---:|---:|---:|---:|")
+    for name in METHOD_NAMES:
+        for n in ns:
+            cfg = Config(d=d, k=k, n_tasks=n, trials=args.trials, alpha=0.1, beta=0.1,
+                         backend=args.backend)
+            sim = Batched(cfg, name)
+            t_batched = timeit(sim.step)
+            rng = np.random.default_rng(0)
+            B, Bs = sim.problem.B0[0], sim.problem.B_star[0]
+            w = np.random.default_rng(1).standard_normal(k)
+            t_loop = timeit(lambda: loop_step(name, B, w, Bs, rng, n, 0.1, 0.1, "population",
+                                              0, 0.0), min_time=0.3) * args.trials
+            print(f"| {name} | {n} | {1 / t_batched:,.0f} | {1 / t_loop:,.1f} | "
+                  f"{t_loop / t_batched:,.0f}× |", flush=True)
+    print(f"\n## Finite-sample mode (m_in = m_out = {args.m}): step time vs drawing its samples\n")
+    print("| method | n | draw ms | step ms | step / draw | loop ms | speed-up vs loop |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in METHOD_NAMES:
+        for n in ns:
+            cfg = Config(d=d, k=k, n_tasks=n, trials=args.trials, alpha=0.1, beta=0.1,
+                         mode="finite", m_in=args.m, m_out=args.m, sigma=0.1,
+                         backend=args.backend)
+            sim = Batched(cfg, name)
+
+            def draw_only(sim=sim):
+                sim.draw()
+                _sync(sim.xp)
+
+            t_draw = timeit(draw_only)
+            t_step = timeit(sim.step)
+            rng = np.random.default_rng(0)
+            B, Bs = sim.problem.B0[0], sim.problem.B_star[0]
+            w = np.random.default_rng(1).standard_normal(k)
+            t_loop = timeit(lambda: loop_step(name, B, w, Bs, rng, n, 0.1, 0.1, "finite",
+                                              args.m, 0.1), min_time=0.3) * args.trials
+            print(f"| {name} | {n} | {t_draw * 1e3:.2f} | {t_step * 1e3:.2f} | "
+                  f"{t_step / t_draw:.2f} | {t_loop * 1e3:.1f} | {t_loop / t_step:.1f}× |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
