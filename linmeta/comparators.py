@@ -166,36 +166,43 @@ def burer_monteiro(data, B, V):
 MT_ERM_MAXITER = 5000
 
 
-def mt_erm_rule(data_in, data_out, B, w, cfg, maxiter: int = MT_ERM_MAXITER):
-    """Multi-task ERM by L-BFGS on :func:`burer_monteiro`, all trials as one separable problem.
+def mt_erm_solve(data, B, V, maxiter: int = MT_ERM_MAXITER):
+    """Minimise :func:`burer_monteiro` by L-BFGS from (B (T, d, k′), V (T, n, k′)).
 
-    Starts from the incoming B and its least-squares heads; returns ``(B̂ (T, d, k′), w,
-    loss)`` with the loss of least-squares heads in col(B̂) (the balancing term only fixes the
-    factorisation's scale).
+    The trials are independent, so their objectives are summed into one separable problem.
+    Returns the minimiser ``(B̂, V̂)``; at any critical point ``B̂ᵀB̂ = V̂ᵀV̂`` (derived:
+    ``Bᵀ∇_B − ∇_VᵀV = ½(BᵀB D + D VᵀV) = 0`` forces ``(BᵀB)² = (VᵀV)²``).
     """
     from scipy.optimize import minimize
 
     xp = array_module(B)
-    data = data_out
-    V = least_squares_heads(data, B)
-    shapes = (B.shape, V.shape)
+    dtype = to_numpy(B).dtype
     split = int(np.prod(B.shape))
 
     def unpack(x):
-        x = xp.asarray(x)
-        return x[:split].reshape(shapes[0]), x[split:].reshape(shapes[1])
+        x = xp.asarray(x.astype(dtype))
+        return x[:split].reshape(B.shape), x[split:].reshape(V.shape)
 
     def fun(x):
         F, gB, gV = burer_monteiro(data, *unpack(x))
-        g = np.concatenate([to_numpy(gB).ravel(), to_numpy(gV).ravel()])
+        g = np.concatenate([to_numpy(gB).ravel(), to_numpy(gV).ravel()]).astype(np.float64)
         return float(to_numpy(F).sum()), g
 
     x0 = np.concatenate([to_numpy(B).ravel(), to_numpy(V).ravel()]).astype(np.float64)
     sol = minimize(fun, x0, jac=True, method="L-BFGS-B",
                    options={"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": 1e-12,
                             "ftol": 1e-15, "maxcor": 20})
-    B_hat, _ = unpack(sol.x.astype(to_numpy(B).dtype))
-    _, loss = heads_residual(data, B_hat, least_squares_heads(data, B_hat))
+    return unpack(sol.x)
+
+
+def mt_erm_rule(data_in, data_out, B, w, cfg):
+    """Multi-task ERM (Du et al. 2021; Tripuraneni21's baseline) on each task's pooled data.
+
+    Starts from the incoming B and its least-squares heads; returns ``(B̂ (T, d, k′), w,
+    loss)`` with the loss of least-squares heads in col(B̂).
+    """
+    B_hat, _ = mt_erm_solve(data_out, B, least_squares_heads(data_out, B))
+    _, loss = heads_residual(data_out, B_hat, least_squares_heads(data_out, B_hat))
     return B_hat, w, loss
 
 
