@@ -24,8 +24,8 @@ import numpy as np
 
 from linmeta.algorithms import METHODS
 from linmeta.backend import get_xp
-from linmeta.experiment import Config, _basis, streams
-from linmeta.tasks import PopulationData, SampleData, draw_heads, draw_inputs, make_problem, pooled
+from linmeta.experiment import Config, RoundSampler, _basis, streams
+from linmeta.tasks import make_problem
 
 METHOD_NAMES = ("maml", "fo_maml", "anil", "fo_anil", "erm")
 
@@ -54,32 +54,19 @@ class Batched:
     def __init__(self, cfg: Config, name: str):
         self.cfg, self.method = cfg, METHODS[name]
         self.xp = get_xp(cfg.backend)
-        seqs = streams(cfg.seed)
         problem = make_problem(cfg, np.random.default_rng(0))
         U = _basis(cfg, problem)
         Bs, B = problem.B_star, problem.B0
         if U is not None:
             Bs, B = U.swapaxes(-1, -2) @ Bs, U.swapaxes(-1, -2) @ B
         self.problem = problem
-        self.Bs, self.B = self.xp.asarray(Bs), self.xp.asarray(B)
-        self.w = self.xp.asarray(np.random.default_rng(1).standard_normal(problem.w0.shape))
-        self.rngs = [np.random.Generator(np.random.PCG64(seqs[s])) for s in
-                     ("heads", "inner", "outer")]
+        dev = lambda a: None if a is None else self.xp.asarray(a)  # noqa: E731
+        self.B = dev(B)
+        self.w = dev(np.random.default_rng(1).standard_normal(problem.w0.shape))
+        self.sampler = RoundSampler(cfg, problem, streams(cfg.seed), dev(Bs), dev)
 
     def draw(self):
-        cfg, xp = self.cfg, self.xp
-        W = xp.asarray(draw_heads(cfg, self.rngs[0], cfg.n_tasks, cfg.trials))
-        theta = W @ self.Bs.swapaxes(-1, -2)
-        if cfg.mode == "population":
-            data = PopulationData(theta, None, 0.0)
-            return data, data
-        out = []
-        for rng, m in ((self.rngs[1], cfg.m_in), (self.rngs[2], cfg.m_out)):
-            X, z = draw_inputs(rng, cfg.n_tasks, cfg.trials, m, cfg.d, None, cfg.sigma)
-            out.append(SampleData(xp.asarray(X), xp.asarray(z), theta))
-        if self.method.pooled:
-            out[1] = pooled(out[0], out[1])
-        return out
+        return self.sampler.data(self.sampler.heads(), self.method.pooled)
 
     def step(self):
         data_in, data_out = self.draw()
@@ -131,6 +118,16 @@ def loop_step(name, B, w, B_star, rng, n, alpha, beta, mode, m, sigma):
     return B - beta * gB / n, w - beta * gw / n
 
 
+def time_loop(sim: Batched, name: str, mode: str, m: int) -> float:
+    """Seconds per step of the per-task loop on the same environment as ``sim`` (trial 0)."""
+    rng = np.random.default_rng(0)
+    B, Bs = sim.problem.B0[0], sim.problem.B_star[0]
+    w = np.random.default_rng(1).standard_normal(B.shape[1])
+    sigma = 0.0 if mode == "population" else 0.1
+    return timeit(lambda: loop_step(name, B, w, Bs, rng, sim.cfg.n_tasks, 0.1, 0.1, mode, m,
+                                    sigma), min_time=0.3)
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -154,11 +151,7 @@ def main():
                          backend=args.backend)
             sim = Batched(cfg, name)
             t_batched = timeit(sim.step)
-            rng = np.random.default_rng(0)
-            B, Bs = sim.problem.B0[0], sim.problem.B_star[0]
-            w = np.random.default_rng(1).standard_normal(k)
-            t_loop = timeit(lambda: loop_step(name, B, w, Bs, rng, n, 0.1, 0.1, "population",
-                                              0, 0.0), min_time=0.3) * args.trials
+            t_loop = time_loop(sim, name, "population", 0) * args.trials
             print(f"| {name} | {n} | {1 / t_batched:,.0f} | {1 / t_loop:,.1f} | "
                   f"{t_loop / t_batched:,.0f}× |", flush=True)
     print(f"\n## Finite-sample mode (m_in = m_out = {args.m}): step time vs drawing its samples\n")
@@ -177,11 +170,7 @@ def main():
 
             t_draw = timeit(draw_only)
             t_step = timeit(sim.step)
-            rng = np.random.default_rng(0)
-            B, Bs = sim.problem.B0[0], sim.problem.B_star[0]
-            w = np.random.default_rng(1).standard_normal(k)
-            t_loop = timeit(lambda: loop_step(name, B, w, Bs, rng, n, 0.1, 0.1, "finite",
-                                              args.m, 0.1), min_time=0.3) * args.trials
+            t_loop = time_loop(sim, name, "finite", args.m) * args.trials
             print(f"| {name} | {n} | {t_draw * 1e3:.2f} | {t_step * 1e3:.2f} | "
                   f"{t_step / t_draw:.2f} | {t_loop * 1e3:.1f} | {t_loop / t_step:.1f}× |",
                   flush=True)

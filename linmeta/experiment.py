@@ -59,7 +59,9 @@ class Config:
     diagonal Σ (1 means Σ = I); init : 'collins' (w0 = 0, α B0ᵀB0 = I) or 'random';
     w0_scale : std scale of a random w0; n_test_tasks, m_test : fresh tasks and samples for the
     test-time excess risk (m_test 0 means 2k′); log_every : metric logging period;
-    reduce : simulate population mode with Σ = I in span(B0, B*) (exact; off for checks).
+    reduce : simulate population mode with Σ = I in span(B0, B*) (exact; off for checks);
+    chunk_tasks, memory_mb : process a round's tasks in chunks (0: all at once), sized so that
+    a step's working memory stays under memory_mb (see :func:`tasks_per_chunk`).
     """
 
     d: int = 20
@@ -90,6 +92,8 @@ class Config:
     n_test_tasks: int = 100
     m_test: int = 0
     reduce: bool = True
+    chunk_tasks: int = 0
+    memory_mb: float = 0.0
 
     def __post_init__(self):
         if isinstance(self.methods, str):
@@ -98,14 +102,14 @@ class Config:
         for name in ("d", "k", "n_tasks", "tau", "m_in", "m_out", "trials", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("steps", "k_learner", "n_test_tasks", "m_test", "seed"):
+        for name in ("steps", "k_learner", "n_test_tasks", "m_test", "seed", "chunk_tasks"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.k > self.d:
             raise ConfigError(f"k must be <= d, got k={self.k} > d={self.d}")
         if self.learner_k > self.d:
             raise ConfigError(f"k_learner must be <= d, got {self.learner_k} > d={self.d}")
-        for name in ("alpha", "beta", "sigma", "w0_scale", "head_mean"):
+        for name in ("alpha", "beta", "sigma", "w0_scale", "head_mean", "memory_mb"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
@@ -124,6 +128,13 @@ class Config:
         for name in self.methods:
             if name not in METHODS:
                 raise ConfigError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+        if self.chunk_tasks or self.memory_mb:
+            plain = [m for m in self.methods if not hasattr(METHODS[m], "gradient")]
+            if plain:
+                raise ConfigError(
+                    f"chunked runs (chunk_tasks, memory_mb) need a per-task meta-gradient; "
+                    f"not available for {', '.join(plain)}"
+                )
         try:
             get_dtype(self.dtype)
         except BackendError as err:
@@ -246,7 +257,7 @@ def make_test_tasks(cfg: Config, problem: Problem, seq) -> HeldOutTasks | None:
     T, nt, m = cfg.trials, cfg.n_test_tasks, cfg.test_samples
     W = draw_heads(cfg, rng, nt, T)
     theta = W @ problem.B_star.swapaxes(-1, -2)  # (T, nt, d)
-    X, z = draw_inputs(rng, nt, T, m, cfg.d, problem.sigma_diag, cfg.sigma)
+    X, z = draw_inputs(rng, rng, nt, T, m, cfg.d, problem.sigma_diag, cfg.sigma)
     y = (X @ theta[..., None])[..., 0] + z
     return HeldOutTasks(X, y, theta, problem.sigma_diag)
 
@@ -272,11 +283,89 @@ def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file
     return result
 
 
+class RoundSampler:
+    """Draws each round's tasks and samples from the run's streams, on the run's device.
+
+    ``Bs`` is B* in the coordinates the run computes in (reduced or not). Heads are drawn for
+    all n tasks at once; samples per chunk of tasks, in task order, so that any chunking
+    gives the same numbers.
+    """
+
+    def __init__(self, cfg: Config, problem: Problem, seqs: dict, Bs, dev):
+        self.cfg, self.problem, self.Bs, self.dev = cfg, problem, Bs, dev
+        self.sigma_diag, self.W_pool = dev(problem.sigma_diag), dev(problem.W_pool)
+        self.rng = {name: _rng(seqs[name]) for name in STREAMS if name not in ("problem", "test")}
+
+    def heads(self):
+        """The round's task heads, shape (T, n, k)."""
+        if self.W_pool is not None:
+            return self.W_pool
+        cfg = self.cfg
+        return self.dev(draw_heads(cfg, self.rng["heads"], cfg.n_tasks, cfg.trials))
+
+    def data(self, W, pool: bool = False):
+        """``(data_in, data_out)`` for the tasks with heads W (T, c, k); ``pool`` hands the
+        outer side each task's inner and outer samples as one dataset."""
+        cfg = self.cfg
+        theta = W @ self.Bs.swapaxes(-1, -2)  # (T, c, d)
+        if cfg.mode == "population":
+            data = PopulationData(theta, self.sigma_diag, cfg.sigma**2)
+            return data, data
+        sides = []
+        for side, m in (("inner", cfg.m_in), ("outer", cfg.m_out)):
+            X, z = draw_inputs(self.rng[f"{side}_x"], self.rng[f"{side}_noise"], W.shape[1],
+                               cfg.trials, m, cfg.d, self.problem.sigma_diag, cfg.sigma)
+            sides.append(SampleData(self.dev(X), self.dev(z), theta))
+        data_in, data_out = sides
+        return data_in, pooled(data_in, data_out) if pool else data_out
+
+
+def tasks_per_chunk(cfg: Config) -> int:
+    """How many tasks one chunk holds: ``chunk_tasks`` if set, capped by ``memory_mb``.
+
+    The rule: a task costs ``bytes = 8 · T · [(m_in + m_out) · (d + 1) · 2 + (4τ + 8) · (d + k′)]``
+    in finite-sample mode (its samples, drawn in float64 and held once more on the device or in
+    the compute dtype, plus the per-task vectors of the inner loop and pull-back; ×2 on the
+    samples again for pooled methods is covered by the first factor 2), and
+    ``8 · T · (4τ + 8) · (d + k′)`` in population mode. A chunk holds
+    ``max(1, ⌊memory_mb · 2²⁰ / bytes⌋)`` tasks.
+    """
+    n = cfg.n_tasks
+    chunk = min(cfg.chunk_tasks or n, n)
+    if cfg.memory_mb > 0:
+        chunk = min(chunk, max(1, int(cfg.memory_mb * 2**20 // task_bytes(cfg))))
+    return chunk
+
+
+def task_bytes(cfg: Config) -> int:
+    """Estimated working memory of one task in one step (see :func:`tasks_per_chunk`)."""
+    vectors = (4 * cfg.tau + 8) * (cfg.d + cfg.learner_k)
+    samples = 0 if cfg.mode == "population" else (cfg.m_in + cfg.m_out) * (cfg.d + 1) * 2
+    return 8 * cfg.trials * (samples + vectors)
+
+
+def chunked_step(method, sampler: RoundSampler, W, B, w, cfg: Config, chunk: int):
+    """One outer step with the tasks processed ``chunk`` at a time.
+
+    The meta-gradient is a mean over tasks, so it is accumulated chunk by chunk:
+    ``∇ = Σ_c (n_c / n) ∇_c``; the result equals the unchunked step up to round-off.
+    """
+    n = W.shape[1]
+    gB = gw = loss = 0
+    for lo in range(0, n, chunk):
+        Wc = W[:, lo:lo + chunk]
+        data_in, data_out = sampler.data(Wc, method.pooled)
+        gBc, gwc, lossc = method.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau)
+        share = Wc.shape[1] / n
+        gB, gw, loss = gB + share * gBc, gw + share * gwc, loss + share * lossc
+    return B - cfg.beta * gB, w - cfg.beta * gw, loss
+
+
 def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) -> MethodRun:
     """One method, all trials at once. Diverged trials are frozen and recorded, not fatal."""
     xp, dtype = get_xp(cfg.backend), get_dtype(cfg.dtype)
     start = time.perf_counter()
-    T, n = cfg.trials, cfg.n_tasks
+    T = cfg.trials
     U = _basis(cfg, problem)
     if U is None:
         Bs_c, B_c = problem.B_star, problem.B0
@@ -284,9 +373,8 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
         Bs_c, B_c = U.swapaxes(-1, -2) @ problem.B_star, U.swapaxes(-1, -2) @ problem.B0
     dev = lambda a: None if a is None else xp.asarray(a, dtype=dtype)  # noqa: E731
     B, w, Bs = dev(B_c), dev(problem.w0), dev(Bs_c)
-    sigma_diag = dev(problem.sigma_diag)
-    W_pool = dev(problem.W_pool)
-    heads, inner, outer = (_rng(seqs[s]) for s in ("heads", "inner", "outer"))
+    sampler = RoundSampler(cfg, problem, seqs, Bs, dev)
+    chunk = tasks_per_chunk(cfg)
 
     one_shot = getattr(method, "one_shot", False)  # an estimator: one round's data, one column
     logged = [t for t in range(cfg.steps + 1) if t % cfg.log_every == 0 or t == cfg.steps]
@@ -299,20 +387,14 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
     alive = np.ones(T, dtype=bool)
     column = 0
     for t in logged if one_shot else range(cfg.steps + 1):
-        W = W_pool if W_pool is not None else dev(draw_heads(cfg, heads, n, T))
-        theta = W @ Bs.swapaxes(-1, -2)  # (T, n, d)
-        if cfg.mode == "population":
-            data_in = data_out = PopulationData(theta, sigma_diag, cfg.sigma**2)
-        else:
-            data_in = _samples(cfg, inner, cfg.m_in, problem, theta, dev)
-            data_out = _samples(cfg, outer, cfg.m_out, problem, theta, dev)
-            if method.pooled:
-                data_out = pooled(data_in, data_out)
+        W = sampler.heads()
         with np.errstate(all="ignore"):
             if one_shot:
-                B, loss = method.estimate(data_in, data_out, B, w, cfg)
+                B, loss = method.estimate(*sampler.data(W, method.pooled), B, w, cfg)
+            elif chunk < cfg.n_tasks:
+                B_new, w_new, loss = chunked_step(method, sampler, W, B, w, cfg, chunk)
             else:
-                B_new, w_new, loss = method.step(data_in, data_out, B, w, cfg)
+                B_new, w_new, loss = method.step(*sampler.data(W, method.pooled), B, w, cfg)
         if t == logged[column]:
             B_host = to_numpy(B).astype(np.float64)
             with np.errstate(all="ignore"):  # a trial about to diverge may overflow here
@@ -335,11 +417,6 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
         B_full = U @ B_full
     return MethodRun(method.name, np.array(logged), metrics, diverged_at, B_full,
                      to_numpy(w).astype(np.float64), time.perf_counter() - start)
-
-
-def _samples(cfg, rng, m, problem, theta, dev) -> SampleData:
-    X, z = draw_inputs(rng, cfg.n_tasks, cfg.trials, m, cfg.d, problem.sigma_diag, cfg.sigma)
-    return SampleData(dev(X), dev(z), theta)
 
 
 def _metric_names(cfg: Config, tests) -> list[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STREAMS = ("problem", "heads", "inner", "outer", "test")
+STREAMS = ("problem", "heads", "inner_x", "inner_noise", "outer_x", "outer_noise", "test")
 
 
 class ProblemError(ValueError):
@@ -181,12 +181,16 @@ def draw_heads(cfg, rng: np.random.Generator, n: int, T: int) -> np.ndarray:
     return np.moveaxis(W, 0, 1)
 
 
-def draw_inputs(rng: np.random.Generator, n: int, T: int, m: int, d: int, sigma_diag, noise_std):
-    """Inputs ``X`` (T, n, m, d) with covariance diag(sigma_diag) and noise ``σ z`` (T, n, m)."""
-    X = rng.standard_normal((n, T, m, d))
+def draw_inputs(rng_x, rng_noise, n: int, T: int, m: int, d: int, sigma_diag, noise_std):
+    """Inputs ``X`` (T, n, m, d) with covariance diag(sigma_diag) and noise ``σ z`` (T, n, m).
+
+    X and z come from separate streams, task-major, so that drawing n tasks in chunks gives
+    the same numbers as drawing them at once.
+    """
+    X = rng_x.standard_normal((n, T, m, d))
     if sigma_diag is not None:
         X *= np.sqrt(sigma_diag)
-    z = rng.standard_normal((n, T, m))
+    z = rng_noise.standard_normal((n, T, m))
     z *= noise_std
     return np.moveaxis(X, 0, 1), np.moveaxis(z, 0, 1)
 
