@@ -10,7 +10,8 @@ per task.
 
     python benchmarks/bench_linear.py                 # the full table (a few minutes)
     python benchmarks/bench_linear.py --quick         # n ∈ {10, 100}
-    python benchmarks/bench_linear.py --backend cupy  # on a GPU machine
+    python benchmarks/bench_linear.py --backend cupy  # the same table on a GPU machine
+    python benchmarks/bench_linear.py --gpu           # GPU against CPU at large n and d
 """
 
 from __future__ import annotations
@@ -131,13 +132,45 @@ def time_loop(sim: Batched, name: str, mode: str, m: int) -> float:
 # ---------------------------------------------------------------- the table
 
 
+GPU_HOWTO = """No usable CuPy/CUDA device here. To measure the GPU path on a GPU machine:
+    pip install -e ".[cuda12]"        # or ".[cuda13]", matching the driver
+    OMP_NUM_THREADS=2 python benchmarks/bench_linear.py --gpu
+and copy the table into BENCHMARKS.md with the machine and the date."""
+
+
+def gpu_table(trials: int):
+    """GPU (CuPy) against the CPU (NumPy, the threads this process has) at large n and d."""
+    from linmeta.backend import cupy_available
+
+    if not cupy_available():
+        print(GPU_HOWTO)
+        return
+    print("\n## GPU against CPU: steps/s (FO-ANIL and MAML, τ = 1)\n")
+    print("| mode | n | d | k | method | CPU steps/s | GPU steps/s | GPU / CPU |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|")
+    for mode, n, d, k in (("population", 10_000, 1000, 10), ("finite", 2000, 1000, 10)):
+        for name in ("fo_anil", "maml"):
+            rates = []
+            for backend in ("numpy", "cupy"):
+                cfg = Config(d=d, k=k, n_tasks=n, trials=trials, mode=mode, m_in=25, m_out=25,
+                             sigma=0.1, alpha=0.1, beta=0.1, backend=backend, reduce=False)
+                rates.append(1 / timeit(Batched(cfg, name).step, min_time=1.0))
+            print(f"| {mode} | {n} | {d} | {k} | {name} | {rates[0]:.1f} | {rates[1]:.1f} | "
+                  f"{rates[1] / rates[0]:.1f}× |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n in {10, 100} only")
     parser.add_argument("--backend", default="numpy")
     parser.add_argument("--trials", type=int, default=1)
     parser.add_argument("--m", type=int, default=25)
+    parser.add_argument("--gpu", action="store_true",
+                        help="only the GPU-against-CPU table (prints how to run it without a GPU)")
     args = parser.parse_args()
+    if args.gpu:
+        gpu_table(args.trials)
+        return
     ns = (10, 100) if args.quick else (10, 100, 1000)
     d, k = 100, 5
     print(f"# linear simulator benchmark — {date.today()} — {platform.processor() or 'cpu'}, "
