@@ -186,6 +186,11 @@ def plot_cmd(result_dirs, metric, linear, out):
     click.echo(f"wrote {target}")
 
 
+from .sweep import sweep_cmd  # noqa: E402
+
+cli.add_command(sweep_cmd)
+
+
 def main():
     cli()
 

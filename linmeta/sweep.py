@@ -1,0 +1,471 @@
+"""``linmeta sweep``: a grid over config fields × seeds, one result directory per point.
+
+A sweep is a list of :class:`Point` (a name and a full :class:`~linmeta.experiment.Config`)
+expanded from a base config, a grid and seeds. Each point runs :func:`linmeta.experiment.run`
+and writes its own result directory ``OUT/points/<name>`` with
+:func:`linmeta.results.save_result`, whose writes are atomic and whose ``config.json`` (written
+last) marks the point finished. Running the same sweep again skips every finished point, so a
+sweep stopped by Ctrl-C, a crash or a lost machine resumes where it stopped and loses nothing
+that had finished. The summary (``OUT/summary.csv``) is built from the result directories, never
+from the run that produced them, so a resumed sweep and an uninterrupted one give the same table.
+
+Points are handed to an :class:`Executor`, a small interface with one method: run a function
+on every item and yield the results as they finish. ``local`` runs them in processes on this
+machine; further executors register in :data:`EXECUTORS` (for example a Dask client) and take
+their own options from the command line.
+
+Grid syntax: ``FIELD=V1,V2,…`` for a Config field; ``F1+F2=V1,V2`` sets several fields to the
+same value (``m_in+m_out=5,10``). A TOML sweep file holds ``[base]`` (fields), ``[grid]``
+(field -> list of values) and optionally ``seeds`` (a list) at top level.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import click
+import numpy as np
+
+from .experiment import Config, load_config
+from .results import (
+    ResultError,
+    atomic_write_text,
+    is_complete,
+    read_config,
+    read_metrics,
+)
+
+SUMMARY_METRICS = ("dist", "outside_norm", "loss", "risk_subspace", "risk_ls", "risk_oracle")
+
+
+class SweepError(ValueError):
+    """An invalid sweep specification or an inconsistent sweep directory."""
+
+
+# ---------------------------------------------------------------- the grid
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point: its directory name, the values that vary, and its full config."""
+
+    name: str
+    values: dict
+    config: Config
+
+
+def parse_value(text: str):
+    """A command-line value: int, float, true/false, none, or the string itself."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_grid(entries: Iterable[str]) -> dict:
+    """``["n_tasks=10,100", "m_in+m_out=5,10"]`` -> ``{"n_tasks": [10, 100], …}``."""
+    grid = {}
+    for entry in entries:
+        key, sep, values = entry.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise SweepError(f"grid entry {entry!r} is not FIELD=V1,V2,…")
+        grid[key.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def parse_assignments(entries: Iterable[str]) -> dict:
+    """``["mode=finite", "steps=300"]`` -> ``{"mode": "finite", "steps": 300}``."""
+    out = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise SweepError(f"setting {entry!r} is not FIELD=VALUE")
+        out[key.strip()] = value.strip() if key.strip() == "methods" else parse_value(value)
+    return out
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """``"0-9"`` (inclusive range), ``"0,3,7"`` or ``"5"`` (that one seed)."""
+    if text is None:
+        return None
+    try:
+        if re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", text):
+            lo, hi = (int(p) for p in text.split("-"))
+            if hi < lo:
+                raise ValueError
+            return list(range(lo, hi + 1))
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise SweepError(f"seeds must be A-B or a comma-separated list, got {text!r}") from None
+
+
+def read_sweep_file(path) -> tuple[dict, dict, list[int] | None]:
+    """``(base, grid, seeds)`` from a TOML sweep file with ``[base]`` and ``[grid]`` tables."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            spec = tomllib.load(f)
+    except FileNotFoundError:
+        raise SweepError(f"sweep file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise SweepError(f"malformed sweep file {path}: {err}") from None
+    unknown = set(spec) - {"base", "grid", "seeds"}
+    if unknown:
+        raise SweepError(f"sweep file {path}: unknown key(s) {', '.join(sorted(unknown))}; "
+                         "expected [base], [grid], seeds")
+    grid = spec.get("grid", {})
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"sweep file {path}: grid.{key} must be a non-empty list")
+    seeds = spec.get("seeds")
+    if seeds is not None and not (isinstance(seeds, list)
+                                  and all(isinstance(s, int) for s in seeds)):
+        raise SweepError(f"sweep file {path}: seeds must be a list of integers")
+    return dict(spec.get("base", {})), grid, seeds
+
+
+def _slug(value) -> str:
+    if isinstance(value, (list, tuple)):
+        value = "+".join(str(v) for v in value)
+    return re.sub(r"[^A-Za-z0-9.+-]", "-", str(value))
+
+
+def expand(base: dict, grid: dict, seeds: list[int] | None = None) -> list[Point]:
+    """Every combination of the grid's values (in the order given) × seeds.
+
+    A grid key ``"f1+f2"`` sets all its fields to the same value. The point's name lists the
+    grid values and the seed, so it does not depend on the order of points or on other points.
+    Raises :class:`SweepError` (or ConfigError) for unknown fields or invalid values.
+    """
+    base = dict(base)
+    keys = list(grid)
+    if "seed" in grid and seeds is not None:
+        raise SweepError("give seeds either as --seeds or as a grid over 'seed', not both")
+    seed_list = seeds if seeds is not None else [base.get("seed", 0)]
+    points, names = [], set()
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        for seed in seed_list:
+            values = dict(zip(keys, combo, strict=True))
+            fields = dict(base)
+            for key, value in values.items():
+                for name in key.split("+"):
+                    fields[name.strip()] = value
+            if "seed" not in grid:
+                fields["seed"] = seed
+                values["seed"] = seed
+            cfg = Config.from_dict(fields)
+            name = "__".join(f"{k.replace('+', '-')}={_slug(v)}" for k, v in values.items())
+            if name in names:
+                raise SweepError(f"two grid points share the name {name!r}")
+            names.add(name)
+            points.append(Point(name, values, cfg))
+    return points
+
+
+# ---------------------------------------------------------------- executors
+
+
+class Executor(Protocol):
+    """Runs ``fn`` on every item, yielding results as they finish (in any order).
+
+    ``abort()`` stops outstanding work at once (Ctrl-C); work that has not finished is lost,
+    which is safe because a point counts as finished only once its result is on disk.
+    """
+
+    def imap_unordered(self, fn: Callable, items: list) -> Iterator: ...
+
+    def abort(self) -> None: ...
+
+
+def _worker_init():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+
+
+class LocalExecutor:
+    """Processes on this machine (``jobs`` of them; 1 runs in this process).
+
+    Workers are spawned with one BLAS thread each, so ``jobs`` processes use ``jobs`` cores.
+    """
+
+    def __init__(self, jobs: int | None = None):
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.pool = None
+
+    def imap_unordered(self, fn, items):
+        if self.jobs == 1 or len(items) <= 1:
+            for item in items:
+                yield fn(item)
+            return
+        import multiprocessing as mp
+
+        threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+        saved = {k: os.environ.get(k) for k in threads}
+        try:
+            for k in threads:
+                os.environ[k] = "1"
+            self.pool = mp.get_context("spawn").Pool(min(self.jobs, len(items)), _worker_init)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        try:
+            yield from self.pool.imap_unordered(fn, items)
+            self.pool.close()
+        finally:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+    def abort(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
+
+
+# ---------------------------------------------------------------- running
+
+
+def point_dir(out, point: Point) -> Path:
+    return Path(out) / "points" / point.name
+
+
+def run_point(task: tuple) -> tuple[str, float]:
+    """Run one point and write its result directory; ``task = (name, config dict, out dir)``.
+
+    Leftover temporary files of an interrupted earlier attempt are removed first.
+    """
+    from .experiment import run
+    from .results import save_result
+
+    name, values, out = task
+    out = Path(out)
+    for stale in out.glob(".*.tmp") if out.exists() else ():
+        stale.unlink(missing_ok=True)
+    start = time.perf_counter()
+    result = run(Config.from_dict(values))
+    save_result(result, out)
+    return name, time.perf_counter() - start
+
+
+def finished(out, point: Point) -> bool:
+    """True when the point's directory holds a finished run of exactly this config."""
+    path = point_dir(out, point)
+    if not is_complete(path):
+        return False
+    stored = read_config(path)["config"]
+    if stored != json.loads(json.dumps(point.config.to_dict())):
+        raise SweepError(f"{path} holds a finished run of a different config; "
+                         "use another --out or remove it")
+    return True
+
+
+@dataclass
+class SweepReport:
+    """What one call of :func:`run_sweep` did: names computed now and names skipped."""
+
+    computed: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+
+
+def run_sweep(points: list[Point], out, executor: Executor | None = None,
+              progress: Callable | None = None) -> SweepReport:
+    """Run every unfinished point; ``progress(name, seconds)`` after each one finishes.
+
+    Writes ``OUT/sweep.json`` (the points) first and ``OUT/summary.csv`` at the end — also
+    when interrupted, for the points finished so far — and re-raises the interruption.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = {"points": [{"name": p.name, "values": p.values, "config": p.config.to_dict()}
+                       for p in points]}
+    atomic_write_text(out / "sweep.json", json.dumps(spec, indent=1) + "\n")
+    report = SweepReport()
+    todo = []
+    for p in points:
+        if finished(out, p):
+            report.skipped.append(p.name)
+        else:
+            todo.append((p.name, p.config.to_dict(), str(point_dir(out, p))))
+    executor = executor or LocalExecutor()
+    try:
+        for name, seconds in executor.imap_unordered(run_point, todo):
+            report.computed.append(name)
+            if progress is not None:
+                progress(name, seconds)
+    except BaseException:
+        executor.abort()
+        write_summary(points, out)
+        raise
+    write_summary(points, out)
+    return report
+
+
+# ---------------------------------------------------------------- the summary
+
+
+def summary_rows(points: list[Point], out) -> list[dict]:
+    """One row per (finished point, method): the grid values, then the mean over trials of
+    each metric's last logged value (``final_<metric>``), divergences and trials."""
+    keys = []
+    for p in points:
+        keys += [k for k in p.values if k not in keys]
+    rows = []
+    for p in points:
+        path = point_dir(out, p)
+        if not is_complete(path):
+            continue
+        metrics = read_metrics(path)
+        summary = json.loads((path / "summary.json").read_text())
+        for method, s in summary.items():
+            row = {"point": p.name, **{k: _cell(p.values.get(k)) for k in keys},
+                   "method": method}
+            for metric in SUMMARY_METRICS:
+                if (method, metric) in metrics:
+                    _, values = metrics[(method, metric)]
+                    last = values[:, -1]
+                    last = last[np.isfinite(last)]
+                    row[f"final_{metric}"] = float(last.mean()) if last.size else math.nan
+            row.update(diverged=s["diverged"], trials=s["trials"], steps=s["steps"])
+            rows.append(row)
+    return rows
+
+
+def _cell(value):
+    return "+".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
+def write_summary(points: list[Point], out) -> Path:
+    """Write ``OUT/summary.csv`` (atomically) from the finished points' directories."""
+    rows = summary_rows(points, out)
+    columns = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_fmt_csv(row.get(c, "")) for c in columns])
+    path = Path(out) / "summary.csv"
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def _fmt_csv(value):
+    return repr(value) if isinstance(value, float) else value
+
+
+def read_summary(out) -> list[dict]:
+    """``OUT/summary.csv`` as a list of dicts of strings."""
+    path = Path(out) / "summary.csv"
+    if not path.exists():
+        raise ResultError(f"{out} has no summary.csv")
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def summary_text(rows: list[dict]) -> str:
+    """A fixed-width table of the summary rows for the terminal."""
+    if not rows:
+        return "(no finished points)"
+    columns = [c for c in rows[0] if c != "point"]
+    for row in rows:
+        columns += [c for c in row if c not in columns and c != "point"]
+    cells = [[_fmt_text(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+def _fmt_text(value) -> str:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.3e}"
+    return str(value)
+
+
+# ---------------------------------------------------------------- command line
+
+def build_points(config_file, sweep_file, grid_entries, settings, seeds_text) -> list[Point]:
+    """Defaults < --config < sweep file [base] < --set; grid = sweep file [grid] + --grid."""
+    base = load_config(config_file).to_dict() if config_file else {}
+    grid, seeds = {}, None
+    if sweep_file:
+        file_base, grid, seeds = read_sweep_file(sweep_file)
+        base.update(file_base)
+    base.update(parse_assignments(settings))
+    grid.update(parse_grid(grid_entries))
+    cli_seeds = parse_seeds(seeds_text)
+    if cli_seeds is not None:
+        seeds = cli_seeds
+    if not grid and seeds is None:
+        raise SweepError("nothing to sweep: give --grid, --seeds or a sweep file with [grid]")
+    return expand(base, grid, seeds)
+
+
+@click.command("sweep")
+@click.option("--grid", "grid_entries", multiple=True, metavar="FIELD=V1,V2,…",
+              help="Grid over a Config field (repeatable); F1+F2=… sets several fields alike.")
+@click.option("--set", "settings", multiple=True, metavar="FIELD=VALUE",
+              help="Fix a Config field for every point (repeatable).")
+@click.option("--seeds", "seeds_text", default=None, metavar="A-B|S1,S2,…",
+              help="Seeds per grid point, e.g. 0-9 [default: the base seed].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of base Config fields.")
+@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML sweep file with [base], [grid] and seeds = [...].")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Sweep directory; run again with the same --out to resume "
+                   "[default: results/sweep-<date>-<time>].")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Parallel processes [default: number of CPUs].")
+@click.option("--executor", type=click.Choice(sorted(EXECUTORS)), default="local",
+              show_default=True, help="Where the points run.")
+def sweep_cmd(grid_entries, settings, seeds_text, config_file, sweep_file, out, jobs, executor):
+    """Run a grid of configs × seeds; one result directory per point, and a summary table.
+
+    Finished points are skipped, so the same command resumes an interrupted sweep. Example:
+
+        linmeta sweep --set mode=finite --grid n_tasks=10,100 --grid m_in+m_out=5,10 --seeds 0-2
+    """
+    out = Path(out or f"results/sweep-{datetime.now():%Y%m%d-%H%M%S}")
+    try:
+        points = build_points(config_file, sweep_file, grid_entries, settings, seeds_text)
+        todo = sum(not finished(out, p) for p in points)
+    except SweepError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{len(points)} points, {len(points) - todo} already finished, {todo} to run; "
+               f"results in {out}", err=True)
+    with click.progressbar(length=todo, label="sweep", file=sys.stderr, show_pos=True,
+                           show_eta=True) as bar:
+        report = run_sweep(points, out, EXECUTORS[executor](jobs),
+                           progress=lambda name, seconds: bar.update(1))
+    click.echo(summary_text(summary_rows(points, out)))
+    click.echo(f"{len(report.computed)} computed, {len(report.skipped)} skipped; "
+               f"summary in {out / 'summary.csv'}")
