@@ -307,7 +307,7 @@ class RoundSampler:
         """``(data_in, data_out)`` for the tasks with heads W (T, c, k); ``pool`` hands the
         outer side each task's inner and outer samples as one dataset."""
         cfg = self.cfg
-        theta = W @ self.Bs.swapaxes(-1, -2)  # (T, c, d)
+        theta = (self.Bs @ W.swapaxes(-1, -2)).swapaxes(-1, -2)  # (T, c, d), tasks fastest
         if cfg.mode == "population":
             data = PopulationData(theta, self.sigma_diag, cfg.sigma**2)
             return data, data

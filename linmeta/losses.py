@@ -28,6 +28,13 @@ def rowdot(a, b):
     return array_module(a).einsum("...i,...i->...", a, b)
 
 
+def _tasks_fastest(M, x):
+    """``x_i ↦ M x_i`` for x of shape (T, n, p), as ``(M xᵀ)ᵀ`` so that the result (T, n, q) has
+    the task axis fastest in memory. Row-wise scalings and row-dots over a short last axis then
+    run as long contiguous loops (several times faster than ``x @ Mᵀ`` for n ≫ d)."""
+    return (M @ x.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
 def _add(total, term):
     """``total + term`` in place where possible; ``total`` None means zero."""
     if total is None:
@@ -55,14 +62,14 @@ class TaskMatrix:
 
     def mv(self, x):
         """``M_i x_i`` for x of shape (T, n, k); returns (T, n, d)."""
-        out = None if self.base is None else x @ self.base.swapaxes(-1, -2)
+        out = None if self.base is None else _tasks_fastest(self.base, x)
         for a, b in self.terms:
             out = _add(out, a * rowdot(b, x)[..., None])
         return out
 
     def rmv(self, y):
         """``M_iᵀ y_i`` for y of shape (T, n, d); returns (T, n, k)."""
-        out = None if self.base is None else y @ self.base
+        out = None if self.base is None else _tasks_fastest(self.base.swapaxes(-1, -2), y)
         for a, b in self.terms:
             out = _add(out, b * rowdot(a, y)[..., None])
         return out
