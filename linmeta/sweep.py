@@ -246,7 +246,22 @@ class LocalExecutor:
             self.pool.terminate()
 
 
-EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
+def _dask_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
+    from .dask_executor import DaskExecutor, DaskUnavailable
+
+    try:
+        return DaskExecutor(jobs, scheduler)
+    except DaskUnavailable as err:
+        raise SweepError(str(err)) from None
+
+
+def _local_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
+    if scheduler:
+        raise SweepError("--scheduler needs --executor dask")
+    return LocalExecutor(jobs)
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": _local_executor, "dask": _dask_executor}
 
 
 # ---------------------------------------------------------------- running
@@ -259,13 +274,16 @@ def point_dir(out, point: Point) -> Path:
 def run_point(task: tuple) -> tuple[str, float]:
     """Run one point and write its result directory; ``task = (name, config dict, out dir)``.
 
-    Leftover temporary files of an interrupted earlier attempt are removed first.
+    Idempotent: a point already finished with this config is not recomputed. Leftover
+    temporary files of an interrupted earlier attempt are removed first.
     """
     from .experiment import run
     from .results import save_result
 
     name, values, out = task
     out = Path(out)
+    if is_complete(out) and read_config(out)["config"] == json.loads(json.dumps(values)):
+        return name, 0.0  # an earlier attempt finished it (a task re-run after a lost worker)
     for stale in out.glob(".*.tmp") if out.exists() else ():
         stale.unlink(missing_ok=True)
     start = time.perf_counter()
@@ -445,9 +463,12 @@ def build_points(config_file, sweep_file, grid_entries, settings, seeds_text) ->
                    "[default: results/sweep-<date>-<time>].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Parallel processes [default: number of CPUs].")
+@click.option("--scheduler", default=None,
+              help="Dask scheduler address for --executor dask [default: a local cluster].")
 @click.option("--executor", type=click.Choice(sorted(EXECUTORS)), default="local",
               show_default=True, help="Where the points run.")
-def sweep_cmd(grid_entries, settings, seeds_text, config_file, sweep_file, out, jobs, executor):
+def sweep_cmd(grid_entries, settings, seeds_text, config_file, sweep_file, out, jobs, scheduler,
+              executor):
     """Run a grid of configs × seeds; one result directory per point, and a summary table.
 
     Finished points are skipped, so the same command resumes an interrupted sweep. Example:
@@ -458,13 +479,14 @@ def sweep_cmd(grid_entries, settings, seeds_text, config_file, sweep_file, out, 
     try:
         points = build_points(config_file, sweep_file, grid_entries, settings, seeds_text)
         todo = sum(not finished(out, p) for p in points)
+        runner = EXECUTORS[executor](jobs, scheduler)
     except SweepError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{len(points)} points, {len(points) - todo} already finished, {todo} to run; "
                f"results in {out}", err=True)
     with click.progressbar(length=todo, label="sweep", file=sys.stderr, show_pos=True,
                            show_eta=True) as bar:
-        report = run_sweep(points, out, EXECUTORS[executor](jobs),
+        report = run_sweep(points, out, runner,
                            progress=lambda name, seconds: bar.update(1))
     click.echo(summary_text(summary_rows(points, out)))
     click.echo(f"{len(report.computed)} computed, {len(report.skipped)} skipped; "
