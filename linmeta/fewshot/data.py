@@ -130,7 +130,7 @@ def glyphs(n_classes: int = 1623, n_per_class: int = 20, size: int = 28, seed: i
     path = cache_dir() / f"glyphs-v{GLYPH_VERSION}-s{seed}-c{n_classes}-k{n_per_class}-{size}.npz"
     if cache and path.exists():
         try:
-            with np.load(path) as f:
+            with open(path, "rb") as fh, np.load(fh) as f:
                 arr = f["images"]
             if arr.shape == (n_classes, n_per_class, size, size, 1):
                 return arr
@@ -162,14 +162,17 @@ def split_classes(n_classes: int, sizes, seed: int) -> dict:
     }
 
 
-def default_split(n_classes: int) -> tuple:
-    """Finn17's Omniglot split scaled: 1200 meta-train classes (100 of them held for validation),
-    the rest test; for other sizes ≈ 68 / 6 / 26 %."""
+def default_split(n_classes: int, n_way: int = 5) -> tuple:
+    """Finn17's Omniglot split: 1200 meta-train classes (100 of them held out for validation)
+    and 423 test classes; for other sizes ≈ 68 / 6 / 26 %, at least ``n_way`` in each split."""
     if n_classes == 1623:
         return (1100, 100, 423)
-    n_val = max(1, round(0.06 * n_classes))
-    n_train = round(0.68 * n_classes)
-    return (n_train, n_val, n_classes - n_train - n_val)
+    n_val = max(n_way, round(0.06 * n_classes))
+    n_test = max(n_way, round(0.26 * n_classes))
+    n_train = n_classes - n_val - n_test
+    if n_train < n_way:
+        raise DataError(f"{n_classes} classes are too few for {n_way}-way train/val/test splits")
+    return (n_train, n_val, n_test)
 
 
 # ---------------------------------------------------------------------------- image files
@@ -328,7 +331,7 @@ def load_npz(path) -> np.ndarray:
     integer ``labels`` ``(n,)``. Returns ``uint8 (n_classes, min count, H, W, C)``."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             images, labels = f["images"], f["labels"]
     except FileNotFoundError:
         raise DataError(f"no such file: {path}") from None
@@ -358,7 +361,7 @@ DATASETS = ("glyphs", "omniglot", "miniimagenet", "npz")
 
 
 def load_dataset(name: str = "glyphs", path=None, *, seed: int = 0, image_size=None,
-                 n_classes: int = 1623, split=None, data_seed: int = 0,
+                 n_classes: int = 1623, split=None, data_seed: int = 0, n_way: int = 5,
                  cache: bool = True) -> dict:
     """Class pools ``{'train', 'val', 'test'}: uint8 (n_cls, n_per, H, W, C)`` for a source.
 
@@ -378,5 +381,5 @@ def load_dataset(name: str = "glyphs", path=None, *, seed: int = 0, image_size=N
         arr = load_omniglot(path, image_size or 28)
     else:
         arr = load_npz(path)
-    idx = split_classes(len(arr), split or default_split(len(arr)), seed)
+    idx = split_classes(len(arr), split or default_split(len(arr), n_way), seed)
     return {k: arr[v] for k, v in idx.items()}

@@ -1,0 +1,347 @@
+"""Meta-training: a frozen config, one pure outer step, and a run loop with exact resume.
+
+A run directory holds ``config.json``, ``metrics.csv`` (train and validation loss/accuracy over
+time), ``learning_curve.png``, ``checkpoints/step_XXXXXXX.npz`` and, at the end, ``results.json``
+(test accuracy). Every file is written atomically. A checkpoint stores the parameters, Adam's
+state, the episode generator's state and the running training averages, so ``resume`` continues
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from linmeta.backend import get_dtype, get_xp, to_numpy
+
+from .data import atomic_save_npz, load_dataset
+from .episodes import sample_episodes
+from .evaluate import evaluate
+from .layers import LOSSES
+from .meta import AdamState, adam_init, adam_update, get_algorithm, meta_gradient, zero_head
+from .network import conv4, flatten_tree, init_params, unflatten_tree
+
+
+class RunError(ValueError):
+    """A run directory or checkpoint that cannot be used (one-line message)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a meta-training run (Finn17's Omniglot setup, scaled down)."""
+
+    algorithm: str = "maml"  # maml | fomaml | anil | foanil
+    n_way: int = 5
+    k_shot: int = 1
+    n_query: int = 5
+    meta_batch: int = 8
+    steps: int = 300
+    inner_lr: float = 0.4  # α (Finn17 Omniglot)
+    inner_steps: int = 1  # τ during meta-training
+    inner_steps_test: int = 3  # τ at validation / test time
+    outer_lr: float = 1e-3  # Adam
+    loss: str = "ce"  # ce | mse
+    zeroing: bool = False  # Kao22's zeroing trick
+    head_init: str = "random"  # random | zero
+    head_scale: float = 1.0  # s: random head scaled by s
+    channels: int = 32
+    dataset: str = "glyphs"  # glyphs | omniglot | miniimagenet | npz
+    data_path: str | None = None
+    image_size: int | None = None  # default 28 (84 for mini-ImageNet)
+    n_classes: int = 1623  # glyphs only
+    seed: int = 0
+    eval_every: int = 25
+    val_tasks: int = 100
+    ckpt_every: int = 100
+    test_tasks: int = 600
+    backend: str = "numpy"
+    dtype: str = "float32"
+
+    def validate(self) -> TrainConfig:
+        """Raise ``ValueError`` with a one-line message for an inconsistent config."""
+        get_algorithm(self.algorithm)
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose 'ce' or 'mse'")
+        if self.head_init not in ("random", "zero"):
+            raise ValueError(f"unknown head_init {self.head_init!r}; choose 'random' or 'zero'")
+        for name in ("n_way", "k_shot", "n_query", "meta_batch", "channels", "eval_every",
+                     "ckpt_every", "val_tasks"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("steps", "inner_steps", "inner_steps_test", "test_tasks"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not (self.inner_lr >= 0 and self.outer_lr > 0):
+            raise ValueError("inner_lr must be >= 0 and outer_lr > 0")
+        get_dtype(self.dtype)
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise RunError(f"unknown config keys {sorted(unknown)}")
+        return cls(**d).validate()
+
+
+class TrainState(NamedTuple):
+    """What a checkpoint restores: step, parameters, Adam, the episode generator, running sums."""
+
+    step: int
+    params: dict
+    adam: AdamState
+    rng: np.random.Generator
+    running: tuple  # (sum of train loss, sum of train acc, count) since the last metrics row
+
+
+# ---------------------------------------------------------------------------- setup
+
+
+def build(config: TrainConfig):
+    """``(net, data, xp, dtype)`` for a config; data is ``{split: uint8 class pool}``."""
+    xp = get_xp(config.backend)
+    dtype = get_dtype(config.dtype)
+    data = load_dataset(config.dataset, config.data_path, seed=config.seed,
+                        image_size=config.image_size, n_classes=config.n_classes,
+                        n_way=config.n_way)
+    h, w, c = data["train"].shape[2:]
+    if h != w:
+        raise ValueError(f"images must be square, got {h}x{w}")
+    net = conv4(config.n_way, config.channels, h, c)
+    return net, data, xp, dtype
+
+
+def init_state(config: TrainConfig, net, xp, dtype) -> TrainState:
+    """Fresh parameters (He body; head random·s, zero, or zeroed by the trick) and Adam."""
+    ss = np.random.SeedSequence(config.seed)
+    init_ss, ep_ss = ss.spawn(2)
+    params = init_params(net, np.random.default_rng(init_ss), config.head_init,
+                         config.head_scale, dtype, xp)
+    if config.zeroing:
+        params = zero_head(net, params)
+    return TrainState(0, params, adam_init(params), np.random.default_rng(ep_ss), (0.0, 0.0, 0))
+
+
+def train_step(net, state: TrainState, config: TrainConfig, pool, xp, dtype):
+    """One outer step: sample a meta-batch, meta-gradient, Adam, zeroing trick if on.
+
+    Returns ``(new_state, info)`` with the meta-batch's post-adaptation query loss and accuracy.
+    """
+    ep = sample_episodes(pool, state.rng, config.meta_batch, config.n_way, config.k_shot,
+                         config.n_query, dtype=dtype, xp=xp)
+    grads, info = meta_gradient(net, state.params, ep, algorithm=config.algorithm,
+                                inner_lr=config.inner_lr, inner_steps=config.inner_steps,
+                                loss=config.loss)
+    params, adam = adam_update(grads, state.adam, state.params, lr=config.outer_lr)
+    if config.zeroing:
+        params = zero_head(net, params)
+    s, a, n = state.running
+    running = (s + info["loss"], a + info["acc"], n + 1)
+    return TrainState(state.step + 1, params, adam, state.rng, running), info
+
+
+def eval_kwargs(config: TrainConfig, inner_steps=None) -> dict:
+    """Keyword arguments of :func:`~linmeta.fewshot.evaluate.evaluate` for this config."""
+    return dict(algorithm=config.algorithm, n_way=config.n_way, k_shot=config.k_shot,
+                n_query=config.n_query, inner_lr=config.inner_lr,
+                inner_steps=config.inner_steps_test if inner_steps is None else inner_steps,
+                loss=config.loss, zeroing=config.zeroing)
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+METRIC_FIELDS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "val_ci95",
+                 "elapsed_s")
+
+
+def write_metrics(path: Path, rows: list) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    _atomic_write_text(path, buf.getvalue())
+
+
+def read_metrics(path: Path) -> list:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k == "step" else float(v) if v != "" else "")
+                 for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_learning_curve(path: Path, rows: list, title: str) -> None:
+    """Accuracy and loss against the outer step, train and validation (atomic PNG)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.5))
+    axes = fig.subplots(1, 2)
+    steps = [r["step"] for r in rows]
+    for ax, key in zip(axes, ("acc", "loss"), strict=True):
+        for split, style in (("train", "-"), ("val", "o-")):
+            vals = [r[f"{split}_{key}"] for r in rows]
+            pts = [(s, v) for s, v in zip(steps, vals, strict=True) if v != ""]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), style, ms=3, label=split)
+        ax.set_xlabel("outer step")
+        ax.set_ylabel(f"query {key}")
+        ax.legend()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_checkpoint(path: Path, state: TrainState, config: TrainConfig) -> None:
+    """Parameters, Adam moments and count, generator state, running sums, config (``.npz``)."""
+    arrays = {}
+    arrays.update(flatten_tree(_host(state.params), "params/"))
+    arrays.update(flatten_tree(_host(state.adam.m), "adam_m/"))
+    arrays.update(flatten_tree(_host(state.adam.v), "adam_v/"))
+    arrays["adam_t"] = np.array(state.adam.t)
+    arrays["step"] = np.array(state.step)
+    arrays["running"] = np.array(state.running[:2], dtype=np.float64)
+    arrays["running_n"] = np.array(state.running[2])
+    arrays["rng_state"] = np.array(json.dumps(state.rng.bit_generator.state))
+    arrays["config"] = np.array(config.to_json())
+    atomic_save_npz(path, **arrays)
+
+
+def _host(tree):
+    return {n: {k: to_numpy(a) for k, a in d.items()} for n, d in tree.items()}
+
+
+def load_checkpoint(path, xp=np):
+    """``(state, config)`` from a checkpoint written by :func:`save_checkpoint`."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+            flat = {k: f[k] for k in f.files}
+        config = TrainConfig.from_dict(json.loads(str(flat["config"])))
+        rng = np.random.default_rng()
+        rng.bit_generator.state = json.loads(str(flat["rng_state"]))
+
+        def dev(t):
+            return {n: {k: xp.asarray(a) for k, a in d.items()} for n, d in t.items()}
+
+        state = TrainState(
+            int(flat["step"]),
+            dev(unflatten_tree(flat, "params/")),
+            AdamState(int(flat["adam_t"]), dev(unflatten_tree(flat, "adam_m/")),
+                      dev(unflatten_tree(flat, "adam_v/"))),
+            rng,
+            (float(flat["running"][0]), float(flat["running"][1]), int(flat["running_n"])),
+        )
+    except FileNotFoundError:
+        raise RunError(f"no such checkpoint: {path}") from None
+    except RunError:
+        raise
+    except Exception as err:
+        raise RunError(f"cannot read checkpoint {path}: {type(err).__name__}: {err}") from None
+    return state, config
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    ckpts = sorted((Path(out) / "checkpoints").glob("step_*.npz"))
+    return ckpts[-1] if ckpts else None
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dict:
+    """Meta-train into directory ``out``; returns a summary dict (also in ``results.json``).
+
+    ``progress(step, info)`` is called after every outer step (the CLI's progress bar).
+    With ``resume``, the latest checkpoint in ``out`` is loaded and training continues to
+    ``config.steps``; metrics rows after the checkpoint are dropped, so the run's files end up
+    as if it had never stopped.
+    """
+    config.validate()
+    out = Path(out)
+    net, data, xp, dtype = build(config)
+    ckpt = latest_checkpoint(out)
+    if resume:
+        if ckpt is None:
+            raise RunError(f"nothing to resume in {out} (no checkpoints/step_*.npz)")
+        state, saved = load_checkpoint(ckpt, xp)
+        if dataclasses.replace(saved, steps=config.steps) != config:
+            raise RunError(f"config differs from the run in {out}; only steps may change")
+        rows = [r for r in read_metrics(out / "metrics.csv") if r["step"] <= state.step]
+    else:
+        if ckpt is not None or (out / "metrics.csv").exists():
+            raise RunError(f"{out} already holds a run; use --resume or another directory")
+        state = init_state(config, net, xp, dtype)
+        rows = []
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "checkpoints").mkdir(exist_ok=True)
+    _atomic_write_text(out / "config.json", config.to_json() + "\n")
+    t0 = time.perf_counter() - (rows[-1]["elapsed_s"] if rows else 0.0)
+    title = (f"{config.algorithm}, {config.n_way}-way {config.k_shot}-shot, {config.dataset}"
+             f"{', zeroing' if config.zeroing else ''}")
+    val_kw = eval_kwargs(config)
+
+    def log_row(st: TrainState) -> TrainState:
+        s, a, n = st.running
+        ev = evaluate(net, st.params, data["val"], tasks=config.val_tasks, seed=config.seed,
+                      dtype=dtype, xp=xp, **val_kw)
+        rows.append({"step": st.step, "train_loss": s / n if n else "",
+                     "train_acc": a / n if n else "", "val_loss": ev.loss, "val_acc": ev.acc,
+                     "val_ci95": ev.ci95, "elapsed_s": round(time.perf_counter() - t0, 3)})
+        write_metrics(out / "metrics.csv", rows)
+        plot_learning_curve(out / "learning_curve.png", rows, title)
+        return st._replace(running=(0.0, 0.0, 0))
+
+    if state.step == 0 and not rows:
+        state = log_row(state)
+    pool = data["train"]
+    while state.step < config.steps:
+        state, info = train_step(net, state, config, pool, xp, dtype)
+        if progress is not None:
+            progress(state.step, info)
+        if state.step % config.eval_every == 0 or state.step == config.steps:
+            state = log_row(state)
+        if state.step % config.ckpt_every == 0 or state.step == config.steps:
+            save_checkpoint(out / "checkpoints" / f"step_{state.step:07d}.npz", state, config)
+    summary = {"step": state.step, "val_acc": rows[-1]["val_acc"] if rows else None}
+    if config.test_tasks:
+        ev = evaluate(net, state.params, data["test"], tasks=config.test_tasks,
+                      seed=config.seed + 1, dtype=dtype, xp=xp, **val_kw)
+        summary.update(test_acc=ev.acc, test_ci95=ev.ci95, test_loss=ev.loss,
+                       test_tasks=ev.tasks)
+    _atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
+    return summary
