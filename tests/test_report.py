@@ -1,0 +1,94 @@
+"""The reproduction report and the figure scripts on their reduced (--quick) grids."""
+
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+EXPECTED_ROWS = [
+    "1. maml →", "1. fo_maml →", "1. anil →", "1. fo_anil →", "1. ERM does not",
+    "2. μ = 0.3", "2. rate increases", "2. rate form",
+    "3. ANIL/FO-ANIL reach a floor", "3. m ≪ d", "3. the floor scales", "3. exact variants",
+    "4. a new task",
+    "comparator altmin, population", "comparator fedrep, population",
+    "comparator mom, population", "comparator mt_erm, population",
+    "comparator reptile, population",
+    "comparator altmin, finite", "comparator fedrep, finite", "comparator mom, finite",
+    "comparator mt_erm, finite",
+    "width k′=6 > k=3 (fo_anil)", "width k′=6 > k=3 (anil)",
+]
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    out = root / "reproduction.md"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "reproduction_report.py"), "--quick", "--jobs", "2",
+         "--results", str(root / "results"), "--out", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root, out.read_text()
+
+
+def table_rows(text: str) -> list[list[str]]:
+    lines = [ln for ln in text.splitlines() if ln.startswith("| ") and not ln.startswith("| claim")]
+    return [[c.strip() for c in ln.strip("|").split(" | ")] for ln in lines]
+
+
+def test_report_has_every_row_with_numbers_and_a_verdict(quick_report):
+    _, text = quick_report
+    rows = table_rows(text)
+    assert len(rows) == len(EXPECTED_ROWS)
+    for prefix, cells in zip(EXPECTED_ROWS, rows, strict=True):
+        assert cells[0].startswith(prefix), (prefix, cells[0])
+        assert len(cells) == 5
+        claim, config, measured, criterion, holds = cells
+        assert config and criterion
+        assert holds in ("yes", "no")
+        assert re.search(r"\d", measured) and "nan" not in measured, measured
+    held = sum(cells[4] == "yes" for cells in rows)
+    assert f"{held} of {len(rows)} rows hold." in text
+    assert "do not edit by hand" in text and "--quick" in text
+
+
+def test_report_claim1_row_agrees_with_the_stored_run(quick_report):
+    """The measured numbers are read from the runs on disk, not made up: recompute one."""
+    root, text = quick_report
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import numpy as np
+
+        from linmeta.results import read_metrics
+        from linmeta.sweep import point_dir
+
+        fig = importlib.import_module("fig_population")
+        p = fig.points(True)[0]
+        steps, v = read_metrics(point_dir(root / "results" / fig.NAME, p))[("fo_anil", "dist")]
+        mean100 = v[:, list(steps).index(100)].mean()
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    row = next(r for r in table_rows(text) if r[0].startswith("1. fo_anil"))
+    assert f"t=100: mean {mean100:.2g}" in row[2]
+    assert np.isfinite(mean100)
+
+
+@pytest.mark.parametrize("name", ["fig_population", "fig_diversity", "fig_finite",
+                                  "fig_new_task", "fig_tau", "fig_width"])
+def test_every_figure_draws_from_the_quick_runs(quick_report, name, tmp_path):
+    root, _ = quick_report
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        module = importlib.import_module(name)
+        points = module.points(True)
+        fig = module.plot(root / "results" / module.NAME, points)
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    assert fig.axes and all(ax.lines for ax in fig.axes)
+    fig.savefig(tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 10_000
