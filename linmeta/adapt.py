@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .backend import array_module
 from .losses import TaskMatrix, gradient, hvp
 
 ADAPTS = ("all", "head", "none")
@@ -41,10 +40,10 @@ def inner_loop(data, B, w, alpha: float, tau: int, adapts: str):
 
     Returns
     -------
-    (B_τ, w_τ, steps): adapted per-task body (TaskMatrix), head (T, n, k), and the visited points.
+    (B_τ, w_τ, steps): adapted per-task body (TaskMatrix), head (T, n, k) — (T, 1, k) when
+    nothing is adapted — and the visited points.
     """
-    T, n = data.theta.shape[:2]
-    w_i = array_module(w).broadcast_to(w[:, None, :], (T, n, w.shape[-1]))  # (T, n, k)
+    w_i = w[:, None, :]  # (T, 1, k): the same head for every task until the first step
     B_i = TaskMatrix(B)
     steps = []
     if adapts == "none":
@@ -84,5 +83,5 @@ def meta_gradient(data_in, data_out, B, w, alpha: float, tau: int, adapts: str, 
     V = TaskMatrix(None, ((r, w_i),))
     v = B_i.rmv(r)
     V, v = pullback(data_in, steps, alpha, V, v, adapts, exact)
-    n = w_i.shape[-2]
+    n = r.shape[-2]
     return V.task_sum(n) / n, v.mean(-2), loss

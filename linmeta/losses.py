@@ -24,7 +24,14 @@ from .backend import array_module
 
 
 def rowdot(a, b):
-    """Row-wise inner product over the last axis: ``(…, p), (…, p) -> (…)``."""
+    """Row-wise inner product over the last axis: ``(…, n, p), (…, n, p) -> (…, n)``.
+
+    Either side may have n = 1 (one row for all tasks); that case is a matrix-vector product.
+    """
+    if b.shape[-2] == 1 and a.shape[-2] != 1:
+        a, b = b, a
+    if a.shape[-2] == 1 and b.shape[-2] != 1:
+        return (b @ a.swapaxes(-1, -2))[..., 0]
     return array_module(a).einsum("...i,...i->...", a, b)
 
 
@@ -54,7 +61,8 @@ class TaskMatrix:
     base : array (T, d, k) or None
         Shared by all tasks of a trial (None means zero).
     terms : tuple of (a, b)
-        Rank-one terms, ``a`` of shape (T, n, d) and ``b`` of shape (T, n, k).
+        Rank-one terms, ``a`` of shape (T, n, d) and ``b`` of shape (T, n, k) or (T, 1, k)
+        (the same b for every task).
     """
 
     base: object
@@ -82,7 +90,10 @@ class TaskMatrix:
         """``Σ_i M_i`` over the n tasks, shape (T, d, k)."""
         out = 0 if self.base is None else n * self.base
         for a, b in self.terms:
-            out = out + a.swapaxes(-1, -2) @ b
+            if b.shape[-2] == 1:  # one b for all tasks: (Σ_i a_i) bᵀ
+                out = out + a.sum(-2)[..., :, None] * b
+            else:
+                out = out + a.swapaxes(-1, -2) @ b
         return out
 
     def dense(self):

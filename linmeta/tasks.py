@@ -16,6 +16,7 @@ in chunks gives the same numbers as drawing them at once.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +128,7 @@ def random_orthonormal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     return q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
 
 
+@functools.lru_cache(maxsize=64)
 def head_distribution(k: int, mu: float, kappa: float | None, mean: float):
     """Mean (k,) and standard deviations (k,) of the task heads ``w*``.
 
@@ -178,7 +180,7 @@ def draw_heads(cfg, rng: np.random.Generator, n: int, T: int) -> np.ndarray:
         W *= std
     if mean.any():
         W += mean
-    return np.moveaxis(W, 0, 1)
+    return W.swapaxes(0, 1)
 
 
 def draw_inputs(rng_x, rng_noise, n: int, T: int, m: int, d: int, sigma_diag, noise_std):
