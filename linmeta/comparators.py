@@ -163,7 +163,7 @@ def burer_monteiro(data, B, V):
     return F, r.swapaxes(-1, -2) @ V + 0.5 * B @ D, r @ B - 0.5 * V @ D
 
 
-MT_ERM_MAXITER = 5000
+MT_ERM_MAXITER = 1000
 
 
 def mt_erm_solve(data, B, V, maxiter: int = MT_ERM_MAXITER):
