@@ -249,3 +249,42 @@ def coefficient_signs(net: Network, params: dict, batch, *, inner_lr: float, ste
     return {"neg_share_diff": float((c[diff] < 0).mean()),
             "pos_share_same": float((c[same] > 0).mean()),
             "mean_c_diff": float(c[diff].mean()), "mean_c_same": float(c[same].mean())}
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def plot_identities(rows: list, title: str = ""):
+    """Bar chart of ``log10 ‖g_form − g_bp‖ / ‖g_bp‖`` per case; exact cases hatched."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    ax = fig.subplots()
+    labels = [f"{'MAML' if not r['efil'] else 'ANIL'} {r['order'].upper()} N={r['steps']} "
+              f"{r['loss']}{' zero' if r['zeroing'] else ''}" for r in rows]
+    vals = [np.log10(max(r["rel_error"], 1e-17)) for r in rows]
+    colors = ["tab:green" if r["exact_expected"] else "tab:orange" for r in rows]
+    ax.bar(range(len(rows)), vals, color=colors)
+    ax.axhline(-10, color="k", lw=0.8, ls="--")
+    ax.set_xticks(range(len(rows)), labels, rotation=90, fontsize=6)
+    ax.set_ylabel("log10 relative error of the encoder gradient")
+    ax.set_title(title or "Kao22 contrastive form vs backprop (green: identity, orange: "
+                 "approximation)", fontsize=9)
+    return fig
+
+
+def plot_negative_share(rows: list, title: str = ""):
+    """Share of different-class pairs with ``C(s, q) < 0`` against the outer step, per run."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    for label in dict.fromkeys(r["label"] for r in rows):
+        pts = sorted((r["step"], r["neg_share_diff"]) for r in rows if r["label"] == label)
+        ax.plot(*zip(*pts, strict=True), "o-", ms=3, label=label)
+    ax.set_xlabel("outer step")
+    ax.set_ylabel("share of different-class pairs with c(s,q) < 0")
+    ax.set_ylim(-0.02, None)
+    ax.legend(fontsize=7)
+    ax.set_title(title or "Kao22's noise: wrong-sign contrastive coefficients", fontsize=9)
+    return fig
