@@ -5,6 +5,9 @@ CuPy is imported lazily, never at import time, so linmeta works without it.
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import numpy as np
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -70,3 +73,25 @@ def array_module(a):
 
         return cupy
     return np
+
+
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def single_blas_thread():
+    """Set the BLAS thread variables to 1 for processes started inside the block.
+
+    Worker processes then use one core each, and every worker computes with the same BLAS
+    threading, so results do not depend on which worker ran a task.
+    """
+    saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in BLAS_THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from .backend import single_blas_thread
 
 
 class DaskUnavailable(ValueError):
@@ -54,18 +54,10 @@ class DaskExecutor:
                 raise DaskUnavailable(f"cannot reach the Dask scheduler {scheduler}: {err}") \
                     from None
         else:
-            saved = {k: os.environ.get(k) for k in BLAS_THREADS}
-            try:
-                os.environ.update({k: "1" for k in BLAS_THREADS})
+            with single_blas_thread():
                 self.cluster = LocalCluster(n_workers=max(1, jobs or os.cpu_count() or 1),
                                             threads_per_worker=1, processes=True,
                                             dashboard_address=None)
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
             self.client = Client(self.cluster)
 
     def imap_unordered(self, fn: Callable, items: list) -> Iterator:

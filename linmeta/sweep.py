@@ -39,6 +39,7 @@ from typing import Protocol
 import click
 import numpy as np
 
+from .backend import single_blas_thread
 from .experiment import Config, load_config
 from .results import (
     ResultError,
@@ -221,18 +222,8 @@ class LocalExecutor:
             return
         import multiprocessing as mp
 
-        threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-        saved = {k: os.environ.get(k) for k in threads}
-        try:
-            for k in threads:
-                os.environ[k] = "1"
+        with single_blas_thread():
             self.pool = mp.get_context("spawn").Pool(min(self.jobs, len(items)), _worker_init)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         try:
             yield from self.pool.imap_unordered(fn, items)
             self.pool.close()

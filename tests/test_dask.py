@@ -7,6 +7,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+from linmeta.backend import single_blas_thread  # noqa: E402
 from linmeta.dask_executor import DaskExecutor  # noqa: E402
 from linmeta.sweep import (  # noqa: E402
     LocalExecutor,
@@ -32,18 +33,11 @@ def metrics_bytes(out, pts):
 
 @pytest.fixture(scope="module")
 def cluster():
-    old = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as c:
-            yield c
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with single_blas_thread():
+        c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None)
+    with c:
+        yield c
 
 
 def test_dask_sweep_equals_local_bit_for_bit(tmp_path, cluster):
