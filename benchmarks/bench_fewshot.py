@@ -153,12 +153,11 @@ def time_it(fn, batch, repeats):
         t0 = time.perf_counter()
         fn(batch)
         ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2]
+    return min(ts)  # the least disturbed run: the machine may be shared
 
 
 def _time_side(side, args, alg):
-    """Median seconds per meta-iteration, measured in a fresh process: NumPy's OpenBLAS and
+    """Fastest seconds per meta-iteration, measured in a fresh process: NumPy's OpenBLAS and
     PyTorch's OpenMP thread pools busy-wait and slow each other down inside one process."""
     import subprocess
     import sys
@@ -169,6 +168,13 @@ def _time_side(side, args, alg):
         cmd += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
+
+
+def _load():
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "?"
 
 
 def _batch(args, dtype="float32"):
@@ -231,6 +237,8 @@ def main(argv=None):
             print(f"# check {alg}: max relative difference of the meta-gradients in float64 "
                   f"(meta-batch {small.meta_batch}): {err:.1e}")
         torch.set_default_dtype(torch.float32)
+    print(f"# load average before timing: {_load()}; times are the minimum of {args.repeats} "
+          "iterations after one warm-up, each side in its own process")
     print("| algorithm | linmeta (s/iter) | PyTorch (s/iter) | ratio linmeta/PyTorch |")
     print("|---|---|---|---|")
     for alg in args.algorithms.split(","):
@@ -240,6 +248,7 @@ def main(argv=None):
             continue
         t_pt = _time_side("torch", args, alg)
         print(f"| {alg} | {t_lm:.3f} | {t_pt:.3f} | {t_lm / t_pt:.2f} |", flush=True)
+    print(f"# load average after timing: {_load()}")
 
 
 if __name__ == "__main__":

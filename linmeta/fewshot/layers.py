@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from linmeta.backend import array_module
 
 
@@ -104,7 +106,11 @@ def _sum_param(a, per_task):
 
 
 def _im2col(x, k, stride, padding):
-    """Patches of ``x (T, N, H, W, C)`` as ``(T, N·Ho·Wo, k·k·C)``, ordered ``(kh, kw, c)``."""
+    """Patches of ``x (T, N, H, W, C)`` as ``(T, N·Ho·Wo, k·k·C)``, ordered ``(kh, kw, c)``.
+
+    With NumPy and C > 1 one strided copy from a sliding-window view; otherwise k² slice copies
+    (C = 1 and CuPy).
+    """
     xp = array_module(x)
     t, n, h, w, c = x.shape
     ho = (h + 2 * padding - k) // stride + 1
@@ -114,6 +120,11 @@ def _im2col(x, k, stride, padding):
         xpad[:, :, padding : padding + h, padding : padding + w, :] = x
     else:
         xpad = x
+    if xp is np and c > 1:
+        v = np.lib.stride_tricks.sliding_window_view(xpad, (k, k), axis=(2, 3))
+        v = v[:, :, : stride * (ho - 1) + 1 : stride, : stride * (wo - 1) + 1 : stride]
+        cols = np.ascontiguousarray(v.transpose(0, 1, 2, 3, 5, 6, 4))  # (T, N, Ho, Wo, k, k, C)
+        return cols.reshape(t, n * ho * wo, k * k * c), (ho, wo)
     cols = xp.empty((t, n, ho, wo, k * k, c), dtype=x.dtype)
     for i in range(k):
         for j in range(k):
@@ -121,6 +132,29 @@ def _im2col(x, k, stride, padding):
                 :, :, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride
             ]
     return cols.reshape(t, n * ho * wo, k * k * c), (ho, wo)
+
+
+def _input_grad(g, w, x_shape, hw, k, stride, padding):
+    """``(∂ conv / ∂x)ᵀ g`` for ``g (T, N, Ho, Wo, C_out)``, weight ``w`` shared or per task.
+
+    Stride 1: a correlation of ``g`` zero-padded by ``k−1−P`` with the flipped, transposed kernel
+    (one im2col and one GEMM). Other strides: ``col2im(g wᵀ)``.
+    """
+    t, n, ho, wo, co = g.shape
+    if stride == 1 and padding <= k - 1:
+        wf = w[..., ::-1, ::-1, :, :]
+        wf = xp_swap_io(wf)  # (…, k, k, C_out, C_in)
+        cols, _ = _im2col(g, k, 1, k - 1 - padding)
+        gx = _matmul_w(cols, _w2(wf))
+        return gx.reshape(x_shape)
+    g2 = g.reshape(t, -1, co)
+    return _col2im(_matmul_w(g2, _w2t(_w2(w))), x_shape, hw, k, stride, padding)
+
+
+def xp_swap_io(w):
+    """Swap the last two axes (C_in, C_out) of a conv weight, as a contiguous array."""
+    xp = array_module(w)
+    return xp.ascontiguousarray(xp.swapaxes(w, -1, -2))
 
 
 def _col2im(gcols, x_shape, out_hw, k, stride, padding):
@@ -187,9 +221,7 @@ def conv_vjp(p, cache, gy, *, per_task, need_gx, stride=1, padding=1):
     gp = {"w": _outer_grad(cols, g2, per).reshape((t,) * per + w.shape[-4:])}
     if "b" in p:
         gp["b"] = _sum_param(g2, per)
-    gx = None
-    if need_gx:
-        gx = _col2im(_matmul_w(g2, _w2t(_w2(w))), x_shape, hw, k, stride, padding)
+    gx = _input_grad(gy, w, x_shape, hw, k, stride, padding) if need_gx else None
     return gp, gx
 
 
@@ -240,13 +272,10 @@ def conv_vjp_jvp(p, cache, tcache, gy, dp, dgy, *, per_task, need_gx, stride=1, 
         dgp["b"] = None if dg2 is None else _sum_param(dg2, per)
     dgx = None
     if need_gx:
-        dgc = None
-        if dg2 is not None:
-            dgc = _matmul_w(dg2, _w2t(_w2(w)))
+        if dgy is not None:
+            dgx = _input_grad(dgy, w, x_shape, hw, k, stride, padding)
         if dp is not None:
-            dgc = _add(dgc, _matmul_w(g2, _w2t(_w2(dp["w"]))))
-        if dgc is not None:
-            dgx = _col2im(dgc, x_shape, hw, k, stride, padding)
+            dgx = _add(dgx, _input_grad(gy, dp["w"], x_shape, hw, k, stride, padding))
     return dgp, dgx
 
 
@@ -255,6 +284,15 @@ def conv_vjp_jvp(p, cache, tcache, gy, dp, dgy, *, per_task, need_gx, stride=1, 
 
 def _mean(a, axes):
     return a.mean(axis=axes, keepdims=True)
+
+
+def _chan_sum(a, b=None):
+    """``Σ a`` (or ``Σ a ⊙ b``) over all axes but the first and last, keepdims: ``(T, 1, …, C)``."""
+    xp = array_module(a)
+    t, c = a.shape[0], a.shape[-1]
+    a2 = a.reshape(t, -1, c)
+    s = xp.einsum("tmc->tc", a2) if b is None else xp.einsum("tmc,tmc->tc", a2, b.reshape(t, -1, c))
+    return s.reshape((t,) + (1,) * (a.ndim - 2) + (c,))
 
 
 def bn_forward(p, x, eps=1e-5):
@@ -268,13 +306,22 @@ def bn_forward(p, x, eps=1e-5):
     p : dict
         ``g`` (γ) and ``b`` (β), each ``(C,)`` or ``(T, C)``.
     x : array ``(T, N, H, W, C)`` or ``(T, N, C)``
+
+    The cache holds the centred input ``x − μ`` and ``1/σ`` (σ = √(σ² + ε)); ``x̂`` is formed
+    only where needed, which saves a pass and an allocation over the whole activation.
     """
-    axes = tuple(range(1, x.ndim - 1))
-    xc = x - _mean(x, axes)
-    inv = 1.0 / (array_module(x).sqrt(_mean(xc * xc, axes) + eps))  # (T, 1, ..., 1, C)
-    xh = xc * inv
-    y = _bc(p["g"], x.ndim) * xh + _bc(p["b"], x.ndim)
-    return y, (xh, inv)
+    xp = array_module(x)
+    m = x.size // (x.shape[0] * x.shape[-1])
+    xc = x - _chan_sum(x) / m
+    inv = 1.0 / xp.sqrt(_chan_sum(xc, xc) / m + eps)  # (T, 1, ..., 1, C)
+    y = xc * (_bc(p["g"], x.ndim) * inv)
+    y += _bc(p["b"], x.ndim)
+    return y, (xc, inv)
+
+
+def _xh(cache):
+    xc, inv = cache
+    return xc * inv
 
 
 def _bn_proj(u, xh, axes):
@@ -283,18 +330,32 @@ def _bn_proj(u, xh, axes):
 
 
 def bn_vjp(p, cache, gy, *, per_task, need_gx, eps=1e-5):
-    """``gγ = Σ gy x̂``, ``gβ = Σ gy``, ``gx = γ/σ · P(gy)`` (σ = √(σ² + ε))."""
-    xh, inv = cache
-    axes = tuple(range(1, xh.ndim - 1))
+    """``gγ = Σ gy x̂``, ``gβ = Σ gy``, ``gx = γ/σ · P(gy)`` (σ = √(σ² + ε)).
+
+    Computed as ``gx = k gy − (k/σ² · mean(gy (x−μ))) (x−μ) − k mean(gy)`` with ``k = γ/σ``:
+    per-channel coefficients and two passes over the activation.
+    """
+    xc, inv = cache
+    nd = xc.ndim
+    m = xc.size // (xc.shape[0] * xc.shape[-1])
+    s_gy = _chan_sum(gy)  # (T, 1, ..., C)
+    s_gyxc = _chan_sum(gy, xc)
     per = per_task or p["g"].ndim == 2
-    gp = {"g": _sum_param(gy * xh, per), "b": _sum_param(gy, per)}
-    gx = _bc(p["g"], xh.ndim) * inv * _bn_proj(gy, xh, axes) if need_gx else None
+    t, c = xc.shape[0], xc.shape[-1]
+    gg, gb = (inv * s_gyxc).reshape(t, c), s_gy.reshape(t, c)
+    gp = {"g": gg if per else gg.sum(0), "b": gb if per else gb.sum(0)}
+    gx = None
+    if need_gx:
+        k = _bc(p["g"], nd) * inv
+        gx = gy * k
+        gx -= xc * (k * inv * inv * s_gyxc / m)
+        gx -= k * s_gy / m
     return gp, gx
 
 
 def bn_jvp(p, cache, dp, dx, eps=1e-5):
     """``dx̂ = P(dx)/σ``, ``d(1/σ) = −mean(x̂ dx)/σ²``, ``dy = γ dx̂ + dγ x̂ + dβ``."""
-    xh, inv = cache
+    xh, inv = _xh(cache), cache[1]
     nd = xh.ndim
     axes = tuple(range(1, nd - 1))
     dy = dxh = dinv = None
@@ -313,7 +374,7 @@ def bn_vjp_jvp(p, cache, tcache, gy, dp, dgy, *, per_task, need_gx, eps=1e-5):
     ``dgx = (dγ/σ + γ d(1/σ)) P(gy) + γ/σ [P(dgy) − dx̂ mean(gy x̂) − x̂ mean(gy dx̂)]``,
     ``dgγ = Σ (dgy x̂ + gy dx̂)``, ``dgβ = Σ dgy`` (derived; checked against finite differences).
     """
-    xh, inv = cache
+    xh, inv = _xh(cache), cache[1]
     dxh, dinv = tcache if tcache is not None else (None, None)
     nd = xh.ndim
     axes = tuple(range(1, nd - 1))
@@ -393,10 +454,10 @@ def pool_forward(p, x):
     a, b, c, d = _quadrants(x, ho, wo)
     m1 = a >= b
     m2 = c >= d
-    ab = xp.where(m1, a, b)
-    cd = xp.where(m2, c, d)
-    m3 = ab >= cd
-    y = xp.where(m3, ab, cd)
+    y = xp.maximum(a, b)
+    cd = xp.maximum(c, d)
+    m3 = y >= cd
+    xp.maximum(y, cd, out=y)
     return y, (x.shape, m1, m2, m3)
 
 
@@ -404,13 +465,15 @@ def _pool_scatter(g, cache):
     x_shape, m1, m2, m3 = cache
     xp = array_module(g)
     ho, wo = g.shape[2], g.shape[3]
-    gx = xp.zeros(x_shape, dtype=g.dtype)
+    even = x_shape[2] == 2 * ho and x_shape[3] == 2 * wo
+    gx = (xp.empty if even else xp.zeros)(x_shape, dtype=g.dtype)
+    qa, qb, qc, qd = _quadrants(gx, ho, wo)
     top = g * m3
     bot = g - top
-    gx[:, :, 0 : 2 * ho : 2, 0 : 2 * wo : 2] = top * m1
-    gx[:, :, 0 : 2 * ho : 2, 1 : 2 * wo : 2] = top - top * m1
-    gx[:, :, 1 : 2 * ho : 2, 0 : 2 * wo : 2] = bot * m2
-    gx[:, :, 1 : 2 * ho : 2, 1 : 2 * wo : 2] = bot - bot * m2
+    xp.multiply(top, m1, out=qa)
+    xp.subtract(top, qa, out=qb)
+    xp.multiply(bot, m2, out=qc)
+    xp.subtract(bot, qc, out=qd)
     return gx
 
 

@@ -50,6 +50,9 @@ def conv4(
 ) -> Network:
     """Conv-4 of Finn17: ``blocks × [conv3×3(channels), BN, ReLU, maxpool2]``, flatten, linear.
 
+    The layers run as conv, BN, maxpool, ReLU: the same function (max commutes with the
+    monotone ReLU), with ReLU on a 4× smaller array.
+
     Omniglot 28×28×1 with 64 channels gives a 64-dimensional feature (28→14→7→3→1);
     mini-ImageNet 84×84×3 with 32 channels gives 32·5·5 = 800. A conv bias is redundant before a
     batch norm with batch statistics and is off by default.
@@ -65,8 +68,8 @@ def conv4(
             Layer("conv", f"conv{i}", (("c_in", c_in), ("c_out", channels), ("k", 3),
                                         ("stride", 1), ("padding", 1), ("bias", conv_bias))),
             Layer("bn", f"bn{i}", (("c", channels),)),
+            Layer("maxpool", f"pool{i}"),  # maxpool∘relu = relu∘maxpool; relu on 4× fewer
             Layer("relu", f"relu{i}"),
-            Layer("maxpool", f"pool{i}"),
         ]
         c_in, size = channels, size // 2
     layers += [
