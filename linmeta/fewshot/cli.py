@@ -196,6 +196,12 @@ def eval_cmd(checkpoint, tasks, split, inner_steps, zeroing, seed, data_path, as
                    f"{config.n_way}-way {config.k_shot}-shot, step {state.step})")
 
 
+from .analysis_cli import COMMANDS as _ANALYSIS_COMMANDS  # noqa: E402
+
+for _cmd in _ANALYSIS_COMMANDS:
+    fewshot.add_command(_cmd)
+
+
 def main():  # pragma: no cover - convenience entry point: python -m linmeta.fewshot.cli
     fewshot(prog_name="linmeta fewshot")
 
