@@ -36,9 +36,11 @@ class DaskExecutor:
     ----------
     jobs : workers of the local cluster started when no scheduler is given (default: CPUs).
     scheduler : address of a running scheduler, e.g. ``tcp://10.0.0.5:8786``.
+    connect_timeout : how long to try to reach it.
     """
 
-    def __init__(self, jobs: int | None = None, scheduler: str | None = None):
+    def __init__(self, jobs: int | None = None, scheduler: str | None = None,
+                 connect_timeout: str = "10s"):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -49,7 +51,7 @@ class DaskExecutor:
         self.futures = []
         if scheduler:
             try:
-                self.client = Client(scheduler, timeout="10s")
+                self.client = Client(scheduler, timeout=connect_timeout)
             except OSError as err:
                 raise DaskUnavailable(f"cannot reach the Dask scheduler {scheduler}: {err}") \
                     from None

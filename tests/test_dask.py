@@ -81,4 +81,4 @@ def test_unreachable_scheduler_is_a_clear_error():
     from linmeta.dask_executor import DaskUnavailable
 
     with pytest.raises(DaskUnavailable, match="cannot reach the Dask scheduler"):
-        DaskExecutor(scheduler="tcp://127.0.0.1:9")
+        DaskExecutor(scheduler="tcp://127.0.0.1:9", connect_timeout="1s")
