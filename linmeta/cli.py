@@ -186,9 +186,11 @@ def plot_cmd(result_dirs, metric, linear, out):
     click.echo(f"wrote {target}")
 
 
+from .fewshot.cli import fewshot  # noqa: E402
 from .sweep import sweep_cmd  # noqa: E402
 
 cli.add_command(sweep_cmd)
+cli.add_command(fewshot)
 
 
 def main():
