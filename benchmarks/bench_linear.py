@@ -41,6 +41,16 @@ def timeit(fn, min_time=0.5, min_reps=3):
     return (time.perf_counter() - start) / reps
 
 
+def paired(fns, rounds=5, min_time=0.2):
+    """Seconds per call of each function, timed alternately ``rounds`` times; the minimum per
+    function. Alternating keeps a change in machine load from favouring one side."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            best[i] = min(best[i], timeit(fn, min_time=min_time, min_reps=1))
+    return best
+
+
 def _sync(xp):
     if xp is not np:
         xp.cuda.Stream.null.synchronize()
@@ -119,14 +129,13 @@ def loop_step(name, B, w, B_star, rng, n, alpha, beta, mode, m, sigma):
     return B - beta * gB / n, w - beta * gw / n
 
 
-def time_loop(sim: Batched, name: str, mode: str, m: int) -> float:
-    """Seconds per step of the per-task loop on the same environment as ``sim`` (trial 0)."""
+def loop_peer(sim: Batched, name: str, mode: str, m: int):
+    """One step of the per-task loop on the same environment as ``sim`` (trial 0)."""
     rng = np.random.default_rng(0)
     B, Bs = sim.problem.B0[0], sim.problem.B_star[0]
     w = np.random.default_rng(1).standard_normal(B.shape[1])
     sigma = 0.0 if mode == "population" else 0.1
-    return timeit(lambda: loop_step(name, B, w, Bs, rng, sim.cfg.n_tasks, 0.1, 0.1, mode, m,
-                                    sigma), min_time=0.3)
+    return lambda: loop_step(name, B, w, Bs, rng, sim.cfg.n_tasks, 0.1, 0.1, mode, m, sigma)
 
 
 # ---------------------------------------------------------------- the table
@@ -183,8 +192,8 @@ def main():
             cfg = Config(d=d, k=k, n_tasks=n, trials=args.trials, alpha=0.1, beta=0.1,
                          backend=args.backend)
             sim = Batched(cfg, name)
-            t_batched = timeit(sim.step)
-            t_loop = time_loop(sim, name, "population", 0) * args.trials
+            t_batched, t_loop = paired([sim.step, loop_peer(sim, name, "population", 0)])
+            t_loop *= args.trials
             print(f"| {name} | {n} | {1 / t_batched:,.0f} | {1 / t_loop:,.1f} | "
                   f"{t_loop / t_batched:,.0f}× |", flush=True)
     print(f"\n## Finite-sample mode (m_in = m_out = {args.m}): step time vs drawing its samples\n")
@@ -201,9 +210,9 @@ def main():
                 sim.draw()
                 _sync(sim.xp)
 
-            t_draw = timeit(draw_only)
-            t_step = timeit(sim.step)
-            t_loop = time_loop(sim, name, "finite", args.m) * args.trials
+            t_draw, t_step, t_loop = paired([draw_only, sim.step,
+                                             loop_peer(sim, name, "finite", args.m)], rounds=3)
+            t_loop *= args.trials
             print(f"| {name} | {n} | {t_draw * 1e3:.2f} | {t_step * 1e3:.2f} | "
                   f"{t_step / t_draw:.2f} | {t_loop * 1e3:.1f} | {t_loop / t_step:.1f}× |",
                   flush=True)
