@@ -52,7 +52,7 @@ def inner_loop(data, B, w, alpha: float, tau: int, adapts: str):
         e, g = gradient(data, B_i, w_i)
         steps.append(InnerStep(B_i, w_i, e))
         if adapts == "all":
-            B_i = B_i.plus(-alpha * e, w_i)
+            B_i = B_i.plus(e, -alpha * w_i)  # scale the k-vector, not the d-vector
         w_i = w_i - alpha * g
     return B_i, w_i, steps
 
@@ -67,7 +67,7 @@ def pullback(data, steps, alpha: float, V: TaskMatrix, v, adapts: str, exact: bo
         return V, v
     for step in reversed(steps):
         (b1, b2), hw = hvp(data, step.B, step.w, step.e, V if adapts == "all" else None, v)
-        V = V.plus(-alpha * b1[0], b1[1]).plus(-alpha * b2[0], b2[1])
+        V = V.plus(b1[0], -alpha * b1[1]).plus(b2[0], -alpha * b2[1])
         v = v - alpha * hw
     return V, v
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backend import array_module
+
 STREAMS = ("problem", "heads", "inner_x", "inner_noise", "outer_x", "outer_noise", "test")
 
 
@@ -54,7 +56,8 @@ class PopulationData:
         diff = u - self.theta
         r = self.sig(diff)
         n = diff.shape[-2]
-        return r, (0.5 / n) * (diff * r).sum((-1, -2)) + 0.5 * self.noise_var
+        xp = array_module(r)
+        return r, (0.5 / n) * xp.einsum("tnd,tnd->t", diff, r) + 0.5 * self.noise_var
 
 
 @dataclass(frozen=True)
@@ -91,16 +94,10 @@ class SampleData:
 
 def pooled(a: SampleData, b: SampleData) -> SampleData:
     """One dataset per task holding the samples of both (ERM sees all of a task's data)."""
-    xp = _xp(a.X)
+    xp = array_module(a.X)
     return SampleData(
         xp.concatenate([a.X, b.X], axis=-2), xp.concatenate([a.noise, b.noise], axis=-1), a.theta
     )
-
-
-def _xp(a):
-    from .backend import array_module
-
-    return array_module(a)
 
 
 # ---------------------------------------------------------------- the environment
@@ -128,7 +125,6 @@ def random_orthonormal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     return q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
 
 
-@functools.lru_cache(maxsize=64)
 def head_distribution(k: int, mu: float, kappa: float | None, mean: float):
     """Mean (k,) and standard deviations (k,) of the task heads ``w*``.
 
@@ -174,13 +170,20 @@ def make_problem(cfg, rng: np.random.Generator) -> Problem:
 
 def draw_heads(cfg, rng: np.random.Generator, n: int, T: int) -> np.ndarray:
     """Task heads, shape (T, n, k), drawn task-major."""
-    mean, std = head_distribution(cfg.k, cfg.head_mu, cfg.head_kappa, cfg.head_mean)
+    scale, shift = _head_affine(cfg.k, cfg.head_mu, cfg.head_kappa, cfg.head_mean)
     W = rng.standard_normal((n, T, cfg.k))
-    if (std != 1).any():
-        W *= std
-    if mean.any():
-        W += mean
+    if scale is not None:
+        W *= scale
+    if shift is not None:
+        W += shift
     return W.swapaxes(0, 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _head_affine(k: int, mu: float, kappa: float | None, mean: float):
+    """``(std, mean)`` of the heads, each None where it is trivial (all ones, all zeros)."""
+    m, std = head_distribution(k, mu, kappa, mean)
+    return (None if (std == 1).all() else std), (m if m.any() else None)
 
 
 def draw_inputs(rng_x, rng_noise, n: int, T: int, m: int, d: int, sigma_diag, noise_std):
