@@ -4,6 +4,8 @@ The reference below is written independently of linmeta.losses/adapt: it forms e
 Σ̂ and ĥ as dense matrices and runs the inner loop task by task.
 """
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -75,7 +77,7 @@ def meta_objective(method, stats_in, stats_out, alpha, tau, B0=None, w0=None):
 @pytest.mark.parametrize("tau", [1, 2, 3])
 def test_outer_gradient_matches_central_difference(name, mode, tau):
     method = METHODS[name]
-    rng = np.random.default_rng(hash((name, mode, tau)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{name}-{mode}-{tau}".encode()))  # fixed per case
     sigma_diag = rng.uniform(0.5, 2.0, D) if mode == "population" else None
     theta = rng.standard_normal((1, N, D))
     data_in, stats_in = make_data(mode, rng, theta, sigma_diag)
@@ -89,7 +91,7 @@ def test_outer_gradient_matches_central_difference(name, mode, tau):
         ]
     B = rng.standard_normal((D, K))
     w = rng.standard_normal(K)  # w != 0
-    alpha = 0.15
+    alpha = 0.1  # inner steps that stay bounded (at 0.15 some draws blow up to 1e15)
     gB, gw, _ = method.gradient(data_in, data_out, B[None], w[None], alpha, tau)
     f = meta_objective(method, stats_in, stats_out, alpha, tau, B, w)
     fdB = central_difference(lambda x: f(x, w), B)
