@@ -5,6 +5,9 @@ same episode sizes, meta-batch and algorithm, float32, the same number of thread
 meta-iteration = inner loop on every task's support set + meta-gradient of the query loss
 (no optimiser step, no data sampling). PyTorch is only used here; linmeta never imports it.
 
+linmeta with T threads splits the meta-batch over T worker threads, each with a single-threaded
+OpenBLAS (``linmeta.fewshot.parallel``); PyTorch gets ``torch.set_num_threads(T)``.
+
 The PyTorch side is written the way MAML is usually written in PyTorch (learn2learn, Finn17's
 port): a loop over the tasks of the meta-batch, ``autograd.grad(..., create_graph=True)`` for
 the exact second-order variants, ``F.batch_norm(training=True)``.
@@ -47,16 +50,17 @@ def _linmeta_params(channels, n_way, size, c_in, dtype="float32"):
                        dtype=np.dtype(dtype))
 
 
-def linmeta_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32"):
-    from linmeta.fewshot.meta import meta_gradient
+def linmeta_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32",
+                 workers=1):
     from linmeta.fewshot.network import conv4
+    from linmeta.fewshot.parallel import meta_gradient_threads
 
     net = conv4(n_way, channels, size, c_in)
     params = _linmeta_params(channels, n_way, size, c_in, dtype)
 
     def step(batch):
-        return meta_gradient(net, params, batch, algorithm=algorithm, inner_lr=inner_lr,
-                             inner_steps=steps)
+        return meta_gradient_threads(net, params, batch, algorithm=algorithm,
+                                     inner_lr=inner_lr, inner_steps=steps, workers=workers)
 
     return step
 
@@ -215,7 +219,10 @@ def main(argv=None):
             import torch
 
             torch.set_num_threads(args.threads)
-        fn = (linmeta_step if args.side == "linmeta" else torch_step)(args.algorithms, *kw)
+        if args.side == "linmeta":  # T worker threads over the tasks, one BLAS thread each
+            fn = linmeta_step(args.algorithms, *kw, workers=args.threads)
+        else:
+            fn = torch_step(args.algorithms, *kw)
         print(time_it(fn, _batch(args), args.repeats))
         return
     tv = "-"

@@ -75,6 +75,8 @@ _TRAIN_OPTIONS = [
     _opt("ckpt-every", "Checkpoint every N steps.", type=int),
     _opt("test-tasks", "Test tasks at the end (0: none).", type=int),
     _opt("backend", "Array backend.", type=click.Choice(["numpy", "cupy"])),
+    _opt("workers", "Threads over the tasks of a meta-batch (e.g. 2 on 2 cores; results then "
+                    "differ from 1 worker in the last bits).", type=int),
 ]
 
 

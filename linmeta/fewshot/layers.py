@@ -143,7 +143,7 @@ def _input_grad(g, w, x_shape, hw, k, stride, padding):
     t, n, ho, wo, co = g.shape
     if stride == 1 and padding <= k - 1:
         wf = w[..., ::-1, ::-1, :, :]
-        wf = xp_swap_io(wf)  # (…, k, k, C_out, C_in)
+        wf = _swap_io(wf)  # (…, k, k, C_out, C_in)
         cols, _ = _im2col(g, k, 1, k - 1 - padding)
         gx = _matmul_w(cols, _w2(wf))
         return gx.reshape(x_shape)
@@ -151,7 +151,7 @@ def _input_grad(g, w, x_shape, hw, k, stride, padding):
     return _col2im(_matmul_w(g2, _w2t(_w2(w))), x_shape, hw, k, stride, padding)
 
 
-def xp_swap_io(w):
+def _swap_io(w):
     """Swap the last two axes (C_in, C_out) of a conv weight, as a contiguous array."""
     xp = array_module(w)
     return xp.ascontiguousarray(xp.swapaxes(w, -1, -2))

@@ -28,8 +28,9 @@ from .data import atomic_save_npz, load_dataset
 from .episodes import sample_episodes
 from .evaluate import evaluate
 from .layers import LOSSES
-from .meta import AdamState, adam_init, adam_update, get_algorithm, meta_gradient, zero_head
+from .meta import AdamState, adam_init, adam_update, get_algorithm, zero_head
 from .network import conv4, flatten_tree, init_params, unflatten_tree
+from .parallel import meta_gradient_threads
 
 
 class RunError(ValueError):
@@ -66,6 +67,7 @@ class TrainConfig:
     test_tasks: int = 600
     backend: str = "numpy"
     dtype: str = "float32"
+    workers: int = 1  # threads over the tasks of a meta-batch (linmeta.fewshot.parallel)
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` with a one-line message for an inconsistent config."""
@@ -75,7 +77,7 @@ class TrainConfig:
         if self.head_init not in ("random", "zero"):
             raise ValueError(f"unknown head_init {self.head_init!r}; choose 'random' or 'zero'")
         for name in ("n_way", "k_shot", "n_query", "meta_batch", "channels", "eval_every",
-                     "ckpt_every", "val_tasks"):
+                     "ckpt_every", "val_tasks", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("steps", "inner_steps", "inner_steps_test", "test_tasks"):
@@ -143,9 +145,10 @@ def train_step(net, state: TrainState, config: TrainConfig, pool, xp, dtype):
     """
     ep = sample_episodes(pool, state.rng, config.meta_batch, config.n_way, config.k_shot,
                          config.n_query, dtype=dtype, xp=xp)
-    grads, info = meta_gradient(net, state.params, ep, algorithm=config.algorithm,
-                                inner_lr=config.inner_lr, inner_steps=config.inner_steps,
-                                loss=config.loss)
+    grads, info = meta_gradient_threads(net, state.params, ep, algorithm=config.algorithm,
+                                        inner_lr=config.inner_lr,
+                                        inner_steps=config.inner_steps, loss=config.loss,
+                                        workers=config.workers)
     params, adam = adam_update(grads, state.adam, state.params, lr=config.outer_lr)
     if config.zeroing:
         params = zero_head(net, params)
