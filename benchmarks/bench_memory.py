@@ -39,7 +39,10 @@ def measure(cfg: dict) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=1,
+                        help="outer steps (0: one round, the gradient and metrics at step 0)")
+    parser.add_argument("--budgets", default=None,
+                        help="comma-separated memory_mb values (0 = no budget)")
     args = parser.parse_args()
     if args.quick:
         base = dict(d=200, k=10, n_tasks=1000, trials=10)
@@ -47,17 +50,20 @@ def main():
     else:
         base = dict(d=1000, k=10, n_tasks=10_000, trials=10)
         budgets = (256, 1024, 4096)
+    if args.budgets:
+        budgets = tuple(float(b) for b in args.budgets.split(","))
     base.update(mode="finite", m_in=10, m_out=10, sigma=0.1, alpha=0.1, beta=0.1,
-                steps=args.steps, methods=["fo_anil"], n_test_tasks=5, log_every=args.steps)
+                steps=args.steps, methods=["fo_anil"], n_test_tasks=5,
+                log_every=max(1, args.steps))
     print(f"# memory benchmark — {date.today()} — n={base['n_tasks']}, d={base['d']}, "
           f"k={base['k']}, trials={base['trials']}, m_in=m_out=10, FO-ANIL, {args.steps} step(s)")
-    print("\n| memory_mb budget | tasks per chunk | peak RSS (MiB) | seconds per step |")
+    print("\n| memory_mb budget | tasks per chunk | peak RSS (MiB) | seconds per round |")
     print("|---:|---:|---:|---:|")
     for budget in budgets:
         r = measure(dict(base, memory_mb=budget))
-        label = "none" if budget == 0 else str(budget)
+        label = "none" if budget == 0 else f"{budget:g}"
         print(f"| {label} | {r['chunk']} | {r['peak_mib']:.0f} | "
-              f"{r['seconds'] / args.steps:.1f} |", flush=True)
+              f"{r['seconds'] / (args.steps + 1):.1f} |", flush=True)
 
 
 if __name__ == "__main__":
