@@ -10,6 +10,7 @@ results file is read from the JSON the scripts wrote; nothing is typed by hand.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -28,10 +29,8 @@ def _pct(sm: dict) -> str:
 
 
 def _rel(path: Path, base: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(base.resolve().parent))
-    except ValueError:
-        return str(path)
+    """``path`` relative to the directory of the file ``base`` (for Markdown links)."""
+    return os.path.relpath(Path(path).resolve(), base.resolve().parent)
 
 
 def report(res: dict, figs: Path, out: Path, elapsed: float, quick: bool) -> str:
