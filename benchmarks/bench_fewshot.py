@@ -13,6 +13,7 @@ port): a loop over the tasks of the meta-batch, ``autograd.grad(..., create_grap
 the exact second-order variants, ``F.batch_norm(training=True)``.
 
     python benchmarks/bench_fewshot.py --threads 2 --meta-batch 32 --n-query 1
+    python benchmarks/bench_fewshot.py --gpu       # CuPy against the CPU, on a GPU machine
 """
 
 from __future__ import annotations
@@ -189,6 +190,44 @@ def _batch(args, dtype="float32"):
     return xs.astype(dtype), ys, xq.astype(dtype), yq
 
 
+GPU_HOWTO = """No usable CuPy/CUDA device here. To measure the ConvNet on a GPU machine
+(Finn17 Omniglot 5-way 1-shot, meta-batch 32) against 2 CPU cores:
+    pip install -e ".[cuda12]"        # or ".[cuda13]", matching the driver
+    python benchmarks/bench_fewshot.py --gpu --threads 2
+and copy the table into BENCHMARKS.md with the machine and the date."""
+
+
+def gpu_table(args) -> None:
+    """Meta-iterations per second on CuPy against linmeta on ``--threads`` CPU threads."""
+    from linmeta.backend import cupy_available
+
+    if not cupy_available():
+        print(GPU_HOWTO)
+        return
+    import cupy
+
+    from linmeta.fewshot.meta import meta_gradient
+    from linmeta.fewshot.network import conv4, tree_map
+
+    net = conv4(args.n_way, args.channels, args.image_size, args.in_channels)
+    params = tree_map(cupy.asarray, _linmeta_params(args.channels, args.n_way, args.image_size,
+                                                    args.in_channels))
+    batch = tuple(cupy.asarray(a) for a in _batch(args))
+    print(f"# GPU {cupy.cuda.runtime.getDeviceProperties(0)['name'].decode()} against "
+          f"{args.threads} CPU threads; meta-batch {args.meta_batch}, {args.channels} channels")
+    print("| algorithm | CPU iter/s | GPU iter/s | GPU / CPU |")
+    print("|---|---:|---:|---:|")
+    for alg in args.algorithms.split(","):
+        def step(b, alg=alg):
+            meta_gradient(net, params, b, algorithm=alg, inner_lr=args.inner_lr,
+                          inner_steps=args.inner_steps)
+            cupy.cuda.Stream.null.synchronize()
+
+        t_gpu = time_it(step, batch, args.repeats)
+        t_cpu = _time_side("linmeta", args, alg)
+        print(f"| {alg} | {1 / t_cpu:.2f} | {1 / t_gpu:.2f} | {t_cpu / t_gpu:.1f}× |", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -206,9 +245,14 @@ def main(argv=None):
     ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--check", action="store_true",
                     help="first compare both sides' meta-gradients in float64 (same point)")
+    ap.add_argument("--gpu", action="store_true",
+                    help="CuPy against the CPU instead of PyTorch (prints how, without a GPU)")
     ap.add_argument("--side", choices=["linmeta", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     _set_threads(args.threads)
+    if args.gpu:
+        gpu_table(args)
+        return
 
     import numpy as np
 
