@@ -12,6 +12,7 @@ gets one row ``metric = diverged_at`` whose step and value are the step at which
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -29,14 +30,19 @@ class ResultError(ValueError):
     """A missing or unreadable result directory."""
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same directory + replace)."""
+@contextlib.contextmanager
+def atomic_open(path, mode: str = "wb"):
+    """Open a temporary file beside ``path`` for writing; on success it replaces ``path``.
+
+    If the block raises (or the process is interrupted), ``path`` is left as it was and the
+    temporary file is removed, so no half-written file ever stands under the final name.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, mode) as f:
+            yield f
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -44,14 +50,26 @@ def atomic_write_bytes(path, data: bytes) -> None:
         raise
 
 
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
 def atomic_write_text(path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
 def atomic_savez(path, arrays: dict) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    """``np.savez`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def atomic_savefig(fig, path, **kwargs) -> None:
+    """``fig.savefig`` to ``path`` atomically (the format from the file name's suffix)."""
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
 
 
 def metrics_rows(result):

@@ -9,15 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 import numpy as np
 
 from linmeta.backend import BackendError
+from linmeta.results import atomic_savefig, atomic_write_text
 
 from .data import DataError
 from .train import RunError, TrainConfig, build, init_state, load_checkpoint
@@ -32,28 +31,8 @@ class AnalysisError(click.ClickException):
 _INPUT_ERRORS = (DataError, BackendError, RunError, ValueError, OSError)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _save_fig(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_savefig(fig, path, dpi=110)
 
 
 def write_csv(path: Path, rows: list) -> None:
@@ -63,7 +42,7 @@ def write_csv(path: Path, rows: list) -> None:
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    _atomic_write(Path(path), buf.getvalue())
+    atomic_write_text(Path(path), buf.getvalue())
 
 
 def _checkpoints(source: Path) -> list:
@@ -175,7 +154,7 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
                                            "inner_steps": n, "label": f"{label}, head {head}, "
                                            f"N={n}", **s})
         write_csv(out / "identities.csv", id_rows)
-        _atomic_write(out / "identities.json", json.dumps(id_rows, indent=1) + "\n")
+        atomic_write_text(out / "identities.json", json.dumps(id_rows, indent=1) + "\n")
         write_csv(out / "coefficients.csv", share_rows)
         _save_fig(plot_identities([r for r in id_rows if r["source"] == runs[-1][0]],
                                   f"{runs[-1][0]}: contrastive form vs backprop"),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from linmeta.results import atomic_savez
 
 GLYPH_VERSION = 1
 
@@ -36,17 +37,7 @@ def cache_dir() -> Path:
 
 def atomic_save_npz(path: Path, **arrays) -> None:
     """Write ``arrays`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_savez(path, arrays)
 
 
 # ---------------------------------------------------------------------------- glyphs

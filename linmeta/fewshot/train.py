@@ -13,8 +13,6 @@ import csv
 import dataclasses
 import io
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from linmeta.backend import get_dtype, get_xp, to_numpy
+from linmeta.results import atomic_savefig, atomic_write_text
 
 from .data import atomic_save_npz, load_dataset
 from .episodes import sample_episodes
@@ -168,18 +167,6 @@ def eval_kwargs(config: TrainConfig, inner_steps=None) -> dict:
 # ---------------------------------------------------------------------------- files
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 METRIC_FIELDS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "val_ci95",
                  "elapsed_s")
 
@@ -189,7 +176,7 @@ def write_metrics(path: Path, rows: list) -> None:
     w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    _atomic_write_text(path, buf.getvalue())
+    atomic_write_text(path, buf.getvalue())
 
 
 def read_metrics(path: Path) -> list:
@@ -218,15 +205,7 @@ def plot_learning_curve(path: Path, rows: list, title: str) -> None:
         ax.legend()
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_savefig(fig, path, dpi=100)
 
 
 def save_checkpoint(path: Path, state: TrainState, config: TrainConfig) -> None:
@@ -312,7 +291,7 @@ def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dic
         rows = []
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoints").mkdir(exist_ok=True)
-    _atomic_write_text(out / "config.json", config.to_json() + "\n")
+    atomic_write_text(out / "config.json", config.to_json() + "\n")
     t0 = time.perf_counter() - (rows[-1]["elapsed_s"] if rows else 0.0)
     title = (f"{config.algorithm}, {config.n_way}-way {config.k_shot}-shot, {config.dataset}"
              f"{', zeroing' if config.zeroing else ''}")
@@ -346,5 +325,5 @@ def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dic
                       seed=config.seed + 1, dtype=dtype, xp=xp, **val_kw)
         summary.update(test_acc=ev.acc, test_ci95=ev.ci95, test_loss=ev.loss,
                        test_tasks=ev.tasks)
-    _atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
     return summary
