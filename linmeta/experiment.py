@@ -202,18 +202,22 @@ def _coerce(key, default, value):
     raise ConfigError(f"{key} must be of type {kind.__name__}, got {value!r}")
 
 
-def load_config(path) -> Config:
-    """Read a Config from a TOML file (top-level keys are Config fields)."""
+def read_toml(path, error=ConfigError, what: str = "config file") -> dict:
+    """The tables of a TOML file; a missing or malformed file raises ``error`` in one line."""
     import tomllib
 
     try:
         with open(path, "rb") as f:
-            values = tomllib.load(f)
+            return tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise error(f"{what} not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"malformed config file {path}: {err}") from None
-    return Config.from_dict(values)
+        raise error(f"malformed {what} {path}: {err}") from None
+
+
+def load_config(path) -> Config:
+    """Read a Config from a TOML file (top-level keys are Config fields)."""
+    return Config.from_dict(read_toml(path))
 
 
 # ---------------------------------------------------------------- results

@@ -40,7 +40,7 @@ import click
 import numpy as np
 
 from .backend import single_blas_thread
-from .experiment import Config, load_config
+from .experiment import Config, load_config, read_toml
 from .results import (
     ResultError,
     atomic_write_text,
@@ -122,15 +122,7 @@ def parse_seeds(text: str | None) -> list[int] | None:
 
 def read_sweep_file(path) -> tuple[dict, dict, list[int] | None]:
     """``(base, grid, seeds)`` from a TOML sweep file with ``[base]`` and ``[grid]`` tables."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            spec = tomllib.load(f)
-    except FileNotFoundError:
-        raise SweepError(f"sweep file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SweepError(f"malformed sweep file {path}: {err}") from None
+    spec = read_toml(path, SweepError, "sweep file")
     unknown = set(spec) - {"base", "grid", "seeds"}
     if unknown:
         raise SweepError(f"sweep file {path}: unknown key(s) {', '.join(sorted(unknown))}; "
