@@ -2,7 +2,8 @@
 
 Population mode: the batched simulator (which runs in span(B0, B*), ≤ 2k dims, when Σ = I)
 against a straightforward loop over tasks in all d dimensions, written the way reference
-notebooks are, with the τ = 1 closed forms of THEORY §1.1. Both draw the round's heads.
+notebooks are, with the τ = 1 closed forms of THEORY §1.1. Both draw the round's heads and
+compute the update only (the simulator computes the outer loss, a metric, at logged steps).
 
 Finite-sample mode (m samples per task): a step is timed against the time needed just to draw
 its samples (heads, inner and outer inputs and noise), in the same run; the loop peer draws
@@ -81,7 +82,7 @@ class Batched:
 
     def step(self):
         data_in, data_out = self.draw()
-        B, w, _ = self.method.step(data_in, data_out, self.B, self.w, self.cfg)
+        B, w, _ = self.method.step(data_in, data_out, self.B, self.w, self.cfg, with_loss=False)
         _sync(self.xp)
         return B, w
 

@@ -72,14 +72,17 @@ def pullback(data, steps, alpha: float, V: TaskMatrix, v, adapts: str, exact: bo
     return V, v
 
 
-def meta_gradient(data_in, data_out, B, w, alpha: float, tau: int, adapts: str, exact: bool):
+def meta_gradient(data_in, data_out, B, w, alpha: float, tau: int, adapts: str, exact: bool,
+                  with_loss: bool = True):
     """Per-trial meta-gradient averaged over tasks, and the mean outer loss.
 
     ``g_i`` is the gradient of ``L_out(Adapt_i(B, w))`` (exact) or of ``L_out`` at the adapted
-    point (first order); returns ``(∇_B, ∇_w, loss)`` of shapes (T, d, k), (T, k), (T,).
+    point (first order); returns ``(∇_B, ∇_w, loss)`` of shapes (T, d, k), (T, k), (T,)
+    (loss None unless ``with_loss``).
     """
     B_i, w_i, steps = inner_loop(data_in, B, w, alpha, tau, adapts)
-    r, loss = data_out.resid_and_loss(B_i.mv(w_i))
+    u = B_i.mv(w_i)
+    r, loss = data_out.resid_and_loss(u) if with_loss else (data_out.resid(u), None)
     V = TaskMatrix(None, ((r, w_i),))
     v = B_i.rmv(r)
     V, v = pullback(data_in, steps, alpha, V, v, adapts, exact)

@@ -35,18 +35,20 @@ class Method:
     pooled: bool = False
     description: str = ""
 
-    def gradient(self, data_in, data_out, B, w, alpha: float, tau: int):
+    def gradient(self, data_in, data_out, B, w, alpha: float, tau: int, with_loss: bool = True):
         """``(∇_B, ∇_w, outer loss)`` for shared (B, w) of shapes (T, d, k), (T, k)."""
         if self.adapts == "none":
-            return meta_gradient(data_out, data_out, B, w, alpha, 0, "none", False)
-        return meta_gradient(data_in, data_out, B, w, alpha, tau, self.adapts, self.exact)
+            return meta_gradient(data_out, data_out, B, w, alpha, 0, "none", False, with_loss)
+        return meta_gradient(data_in, data_out, B, w, alpha, tau, self.adapts, self.exact,
+                             with_loss)
 
-    def step(self, data_in, data_out, B, w, cfg):
+    def step(self, data_in, data_out, B, w, cfg, with_loss: bool = True):
         """One outer step ``(B, w) ← (B, w) − β ∇``; returns ``(B, w, loss at the old point)``.
 
         Every method in the registry has this signature, so the simulator treats them alike.
+        The loss (a metric, not needed for the update) is None unless ``with_loss``.
         """
-        gB, gw, loss = self.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau)
+        gB, gw, loss = self.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau, with_loss)
         return B - cfg.beta * gB, w - cfg.beta * gw, loss
 
 

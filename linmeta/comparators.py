@@ -56,8 +56,9 @@ class Comparator:
     pooled: bool = True
     description: str = ""
 
-    def step(self, data_in, data_out, B, w, cfg):
-        """One update; returns ``(B, w, loss at the incoming B)`` like :class:`Method.step`."""
+    def step(self, data_in, data_out, B, w, cfg, with_loss: bool = True):
+        """One update; returns ``(B, w, loss at the incoming B)`` like :class:`Method.step`
+        (the rules compute their loss in any case)."""
         return self.rule(data_in, data_out, B, w, cfg)
 
     def estimate(self, data_in, data_out, B, w, cfg):

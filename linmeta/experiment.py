@@ -348,7 +348,8 @@ def task_bytes(cfg: Config) -> int:
     return 8 * cfg.trials * (samples + vectors)
 
 
-def chunked_step(method, sampler: RoundSampler, W, B, w, cfg: Config, chunk: int):
+def chunked_step(method, sampler: RoundSampler, W, B, w, cfg: Config, chunk: int,
+                 with_loss: bool = True):
     """One outer step with the tasks processed ``chunk`` at a time.
 
     The meta-gradient is a mean over tasks, so it is accumulated chunk by chunk:
@@ -359,9 +360,10 @@ def chunked_step(method, sampler: RoundSampler, W, B, w, cfg: Config, chunk: int
     for lo in range(0, n, chunk):
         Wc = W[:, lo:lo + chunk]
         data_in, data_out = sampler.data(Wc, method.pooled)
-        gBc, gwc, lossc = method.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau)
+        gBc, gwc, lossc = method.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau, with_loss)
         share = Wc.shape[1] / n
-        gB, gw, loss = gB + share * gBc, gw + share * gwc, loss + share * lossc
+        gB, gw = gB + share * gBc, gw + share * gwc
+        loss = loss + share * lossc if with_loss else None
     return B - cfg.beta * gB, w - cfg.beta * gw, loss
 
 
@@ -392,14 +394,16 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
     column = 0
     for t in logged if one_shot else range(cfg.steps + 1):
         W = sampler.heads()
+        log_now = t == logged[column]
         with np.errstate(all="ignore"):
             if one_shot:
                 B, loss = method.estimate(*sampler.data(W, method.pooled), B, w, cfg)
             elif chunk < cfg.n_tasks:
-                B_new, w_new, loss = chunked_step(method, sampler, W, B, w, cfg, chunk)
+                B_new, w_new, loss = chunked_step(method, sampler, W, B, w, cfg, chunk, log_now)
             else:
-                B_new, w_new, loss = method.step(*sampler.data(W, method.pooled), B, w, cfg)
-        if t == logged[column]:
+                B_new, w_new, loss = method.step(*sampler.data(W, method.pooled), B, w, cfg,
+                                                 with_loss=log_now)
+        if log_now:
             B_host = to_numpy(B).astype(np.float64)
             with np.errstate(all="ignore"):  # a trial about to diverge may overflow here
                 _log(metrics, column, alive, B_host, to_numpy(w), to_numpy(loss),
