@@ -7,6 +7,7 @@ coefficient written out with softmax probabilities computed here.
 
 import numpy as np
 import pytest
+from fs_problems import tiny_problem
 
 from linmeta.fewshot.contrastive import (
     backprop_encoder_grad,
@@ -18,22 +19,14 @@ from linmeta.fewshot.contrastive import (
     tree_rel_error,
 )
 from linmeta.fewshot.meta import meta_objective, zero_head
-from linmeta.fewshot.network import backward, conv4, head_index, init_params, tree_map
+from linmeta.fewshot.network import backward, head_index
 
 LR = 0.3
 
 
 def _problem(seed=0, head_scale=1.0):
-    rng = np.random.default_rng(seed)
-    net = conv4(n_way=3, channels=4, image_size=8, in_channels=1, blocks=2)
-    params = init_params(net, rng, head_scale=head_scale, dtype=np.float64)
-    params = tree_map(lambda a: a + 0.1 * rng.standard_normal(a.shape), params)
-    t, n_way, k, q = 2, 3, 2, 3
-    xs = rng.standard_normal((t, n_way * k, 8, 8, 1))
-    ys = np.tile(np.repeat(np.arange(n_way), k), (t, 1))
-    xq = rng.standard_normal((t, n_way * q, 8, 8, 1))
-    yq = np.tile(np.repeat(np.arange(n_way), q), (t, 1))
-    return net, params, (xs, ys, xq, yq)
+    return tiny_problem(seed, channels=4, image_size=8, blocks=2, n_query=3,
+                        head_scale=head_scale)
 
 
 EXACT = [  # (order, steps, zeroing, efil)

@@ -3,6 +3,7 @@ first-order variants against the plain gradient at independently adapted paramet
 
 import numpy as np
 import pytest
+from fs_problems import tiny_problem
 
 from linmeta.fewshot.layers import LOSSES
 from linmeta.fewshot.meta import (
@@ -14,20 +15,11 @@ from linmeta.fewshot.meta import (
     meta_objective,
     zero_head,
 )
-from linmeta.fewshot.network import conv4, forward, init_params, loss_and_grad, tree_map
+from linmeta.fewshot.network import forward, loss_and_grad, tree_map
 
 
 def _problem(seed=0, loss="ce"):
-    rng = np.random.default_rng(seed)
-    net = conv4(n_way=3, channels=3, image_size=8, in_channels=1, blocks=2)
-    params = init_params(net, rng, dtype=np.float64)
-    params = tree_map(lambda a: a + 0.1 * rng.standard_normal(a.shape), params)
-    t, n_way, k, q = 2, 3, 2, 2
-    xs = rng.standard_normal((t, n_way * k, 8, 8, 1))
-    ys = np.tile(np.repeat(np.arange(n_way), k), (t, 1))
-    xq = rng.standard_normal((t, n_way * q, 8, 8, 1))
-    yq = np.tile(np.repeat(np.arange(n_way), q), (t, 1))
-    return net, params, (xs, ys, xq, yq)
+    return tiny_problem(seed, channels=3, image_size=8, blocks=2, n_query=2)
 
 
 @pytest.mark.parametrize("loss", ["ce", "mse"])

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from fs_problems import tiny_problem
 
 from linmeta.fewshot.meta import adapt_and_predict
-from linmeta.fewshot.network import conv4, forward, head_index, init_params, tree_map
+from linmeta.fewshot.network import forward, head_index, tree_map
 from linmeta.fewshot.reuse import (
     adapt_frozen,
     block_outputs,
@@ -22,15 +23,8 @@ from linmeta.fewshot.reuse import (
 
 
 def _problem(seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    net = conv4(n_way=3, channels=4, image_size=16, in_channels=1, blocks=4)
-    params = init_params(net, rng, dtype=dtype)
-    t, n_way, k, q = 2, 3, 2, 4
-    xs = rng.standard_normal((t, n_way * k, 16, 16, 1)).astype(dtype)
-    ys = np.tile(np.repeat(np.arange(n_way), k), (t, 1))
-    xq = rng.standard_normal((t, n_way * q, 16, 16, 1)).astype(dtype)
-    yq = np.tile(np.repeat(np.arange(n_way), q), (t, 1))
-    return net, params, (xs, ys, xq, yq)
+    return tiny_problem(seed, channels=4, image_size=16, blocks=4, n_query=4, perturb=False,
+                        dtype=dtype)
 
 
 def _blocks_of(net, upto):
