@@ -13,6 +13,7 @@ per task.
     python benchmarks/bench_linear.py --quick         # n ∈ {10, 100}
     python benchmarks/bench_linear.py --backend cupy  # the same table on a GPU machine
     python benchmarks/bench_linear.py --gpu           # GPU against CPU at large n and d
+    python benchmarks/bench_linear.py --repeat 5      # population, n = 1000, five paired runs
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ def timeit(fn, min_time=0.5, min_reps=3):
     return (time.perf_counter() - start) / reps
 
 
-def paired(fns, rounds=5, min_time=0.2):
+def paired(fns, rounds=15, min_time=0.1):
     """Seconds per call of each function, timed alternately ``rounds`` times; the minimum per
-    function. Alternating keeps a change in machine load from favouring one side."""
+    function. Alternating in short rounds keeps a change in machine load from favouring one
+    side: this VM's speed drifts by up to 2× within minutes."""
     best = [float("inf")] * len(fns)
     for _ in range(rounds):
         for i, fn in enumerate(fns):
@@ -169,6 +171,25 @@ def gpu_table(trials: int):
                   f"{rates[1] / rates[0]:.1f}× |", flush=True)
 
 
+def repeated(runs: int, trials: int, backend: str):
+    """The population comparison at n = 1000, ``runs`` times over, one row per method."""
+    print(f"\n## Population mode at n = 1000, {runs} paired runs: speed-up per run\n")
+    print("| method | batched µs/step (min–max) | loop ms/step (min–max) | speed-up per run "
+          "| lowest |")
+    print("|---|---:|---:|---|---:|")
+    for name in METHOD_NAMES:
+        cfg = Config(d=100, k=5, n_tasks=1000, trials=trials, alpha=0.1, beta=0.1,
+                     backend=backend)
+        sim = Batched(cfg, name)
+        peer = loop_peer(sim, name, "population", 0)
+        times = [paired([sim.step, peer]) for _ in range(runs)]
+        tb = [t[0] * 1e6 for t in times]
+        tl = [t[1] * trials * 1e3 for t in times]
+        ratios = [loop * 1e3 / b for b, loop in zip(tb, tl, strict=True)]
+        print(f"| {name} | {min(tb):.0f}–{max(tb):.0f} | {min(tl):.0f}–{max(tl):.0f} | "
+              f"{', '.join(f'{r:.0f}×' for r in ratios)} | {min(ratios):.0f}× |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n in {10, 100} only")
@@ -177,7 +198,12 @@ def main():
     parser.add_argument("--m", type=int, default=25)
     parser.add_argument("--gpu", action="store_true",
                         help="only the GPU-against-CPU table (prints how to run it without a GPU)")
+    parser.add_argument("--repeat", type=int, default=0, metavar="R",
+                        help="only the population comparison at n = 1000, R paired runs")
     args = parser.parse_args()
+    if args.repeat:
+        repeated(args.repeat, args.trials, args.backend)
+        return
     if args.gpu:
         gpu_table(args.trials)
         return
@@ -212,7 +238,7 @@ def main():
                 _sync(sim.xp)
 
             t_draw, t_step, t_loop = paired([draw_only, sim.step,
-                                             loop_peer(sim, name, "finite", args.m)], rounds=3)
+                                             loop_peer(sim, name, "finite", args.m)], rounds=7)
             t_loop *= args.trials
             print(f"| {name} | {n} | {t_draw * 1e3:.2f} | {t_step * 1e3:.2f} | "
                   f"{t_step / t_draw:.2f} | {t_loop * 1e3:.1f} | {t_loop / t_step:.1f}× |",
