@@ -96,11 +96,12 @@ def loop_step(name, B, w, B_star, rng, n, alpha, beta, mode, m, sigma):
     """One outer step written task by task in d dimensions (THEORY §1.1, τ = 1 closed forms)."""
     d, k = B.shape
     gB, gw = np.zeros_like(B), np.zeros_like(w)
+    Sigma = np.eye(d)  # the environment's covariance, formed once
     for _ in range(n):
         ws = rng.standard_normal(k)
         theta = B_star @ ws
         if mode == "population":
-            S_in = S_out = np.eye(d)
+            S_in = S_out = Sigma
             h_in = h_out = theta
         else:
             X_in, X_out = rng.standard_normal((m, d)), rng.standard_normal((m, d))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .losses import TaskMatrix, gradient, hvp
+from .losses import TaskMatrix, gradient, hvp, hvp_task_sum
 
 ADAPTS = ("all", "head", "none")
 
@@ -85,6 +85,12 @@ def meta_gradient(data_in, data_out, B, w, alpha: float, tau: int, adapts: str, 
     r, loss = data_out.resid_and_loss(u) if with_loss else (data_out.resid(u), None)
     V = TaskMatrix(None, ((r, w_i),))
     v = B_i.rmv(r)
-    V, v = pullback(data_in, steps, alpha, V, v, adapts, exact)
     n = r.shape[-2]
+    if exact and steps and data_in.sig_shared:
+        # the first inner step is at the shared (B, w): sum over tasks before the HVP there
+        V, v = pullback(data_in, steps[1:], alpha, V, v, adapts, exact)
+        hB, hw = hvp_task_sum(data_in, B, steps[0].w, steps[0].e,
+                              V if adapts == "all" else None, v)
+        return (V.task_sum(n) - alpha * hB) / n, (v.sum(-2) - alpha * hw) / n, loss
+    V, v = pullback(data_in, steps, alpha, V, v, adapts, exact)
     return V.task_sum(n) / n, v.sum(-2) / n, loss  # sum/n: np.mean's overhead is not free

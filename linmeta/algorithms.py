@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .adapt import meta_gradient
+from .tasks import PopulationData
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Method:
     def gradient(self, data_in, data_out, B, w, alpha: float, tau: int, with_loss: bool = True):
         """``(∇_B, ∇_w, outer loss)`` for shared (B, w) of shapes (T, d, k), (T, k)."""
         if self.adapts == "none":
+            if isinstance(data_out, PopulationData):
+                data_out = data_out.task_mean()  # exact: ERM's loss is linear in θ*
             return meta_gradient(data_out, data_out, B, w, alpha, 0, "none", False, with_loss)
         return meta_gradient(data_in, data_out, B, w, alpha, tau, self.adapts, self.exact,
                              with_loss)

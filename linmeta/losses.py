@@ -52,6 +52,13 @@ def _scale(x, s):
     return (x.swapaxes(-1, -2) * s[..., None, :]).swapaxes(-1, -2)
 
 
+def _outer_sum(a, b):
+    """``Σ_i a_i b_iᵀ`` for a (T, n, d) and b (T, n, k) or (T, 1, k); shape (T, d, k)."""
+    if b.shape[-2] == 1:  # one b for all tasks: (Σ_i a_i) bᵀ
+        return a.sum(-2)[..., :, None] * b
+    return a.swapaxes(-1, -2) @ b
+
+
 def _add(total, term):
     """``total + term`` in place where possible; ``total`` None means zero."""
     if total is None:
@@ -60,6 +67,13 @@ def _add(total, term):
         total += term
         return total
     return total + term
+
+
+def _weighted_sum(a, s):
+    """``Σ_i s_i a_i`` for a (T, n, p) or (T, 1, p) and s (T, n) or (T, 1); shape (T, p)."""
+    if a.shape[-2] == 1 or s.shape[-1] == 1:  # one of the two is shared: (Σ s) a or (Σ a) s
+        return a.sum(-2) * s.sum(-1)[..., None] if a.shape[-2] == 1 else a.sum(-2) * s
+    return (a.swapaxes(-1, -2) @ s[..., None])[..., 0]
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,22 @@ class TaskMatrix:
             out = _add(out, _scale(b, rowdot(a, y)))
         return out
 
+    def sum_mv(self, x):
+        """``Σ_i M_i x_i`` over the tasks for x (T, 1, k) shared; shape (T, d). Base None."""
+        assert self.base is None
+        out = 0
+        for a, b in self.terms:
+            out = out + _weighted_sum(a, rowdot(b, x))
+        return out
+
+    def sum_rmv(self, y):
+        """``Σ_i M_iᵀ y_i`` over the tasks for y (T, n, d); shape (T, k). Base None."""
+        assert self.base is None
+        out = 0
+        for a, b in self.terms:
+            out = out + _weighted_sum(b, rowdot(a, y))
+        return out
+
     def plus(self, a, b) -> TaskMatrix:
         """``M_i + a_i b_iᵀ`` as a new TaskMatrix (a: (T, n, d), b: (T, n, k))."""
         return TaskMatrix(self.base, self.terms + ((a, b),))
@@ -100,10 +130,7 @@ class TaskMatrix:
         """``Σ_i M_i`` over the n tasks, shape (T, d, k)."""
         out = 0 if self.base is None else n * self.base
         for a, b in self.terms:
-            if b.shape[-2] == 1:  # one b for all tasks: (Σ_i a_i) bᵀ
-                out = out + a.sum(-2)[..., :, None] * b
-            else:
-                out = out + a.swapaxes(-1, -2) @ b
+            out = out + _outer_sum(a, b)
         return out
 
     def dense(self):
@@ -139,3 +166,29 @@ def hvp(data, B: TaskMatrix, w, e, V: TaskMatrix | None, v):
     if V is not None:
         hw = hw + V.rmv(e)
     return ((de, w), (e, v)), hw
+
+
+def hvp_task_sum(data, B, w, e, V: TaskMatrix | None, v):
+    """``Σ_i H_i (V_i, v_i)``: the task sum of :func:`hvp` at a point that every task shares.
+
+    At the first inner step all tasks sit at the same (B, w); only the residuals e_i differ.
+    When Σ̂ is the same for every task (population mode) ``δe_i = Σ (V_i w + B v_i)`` is linear
+    in the direction, so its task sum needs only the task sums of the direction::
+
+        Σ_i δe_i = Σ (Σ_i V_i w + B Σ_i v_i),
+        Σ_i H_B = (Σ_i δe_i) wᵀ + Σ_i e_i v_iᵀ,     Σ_i H_w = Σ_i V_iᵀ e_i + Bᵀ Σ_i δe_i,
+
+    and no per-task δe_i is formed (derived, THEORY §1.1).
+
+    B : (T, d, k) array; w : (T, 1, k); e : (T, n, d); V : TaskMatrix without base, or None
+    for V = 0; v : (T, n, k). Returns the B-part (T, d, k) and the w-part (T, k).
+    """
+    u = (B @ v.sum(-2)[..., None])[..., 0]  # (T, d)
+    if V is not None:
+        u = u + V.sum_mv(w)
+    de = data.sig(u)
+    hB = de[..., :, None] * w + _outer_sum(e, v)
+    hw = (de[..., None, :] @ B)[..., 0, :]
+    if V is not None:
+        hw = hw + V.sum_rmv(e)
+    return hB, hw

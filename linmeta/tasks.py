@@ -38,12 +38,27 @@ class PopulationData:
     """Exact expected losses: ``Σ̂ = Σ``, ``ĥ = Σ θ*``.
 
     theta : (T, n, d) task parameters; sigma_diag : (d,) diagonal of Σ, or None for Σ = I;
-    noise_var : σ², which only shifts the loss.
+    noise_var : σ², which only shifts the loss; members : the tasks this one is the mean of
+    (see :meth:`task_mean`), else None.
     """
 
     theta: object
     sigma_diag: object = None
     noise_var: float = 0.0
+    members: PopulationData | None = None
+    sig_shared = True  # Σ̂ = Σ for every task (not a field)
+
+    def task_mean(self) -> PopulationData:
+        """The round's tasks as one task at their mean ``θ̄*`` (for ERM).
+
+        With nothing adapted a task's loss ``½‖u‖²_Σ − θ*ᵀΣu + const`` is linear in θ*, so the
+        mean gradient over the tasks is the gradient at θ̄* (derived from THEORY §1.1), and a
+        step costs one pass over the tasks. The loss keeps the spread term (see
+        :meth:`resid_and_loss`).
+        """
+        n = self.theta.shape[-2]
+        mean = self.theta.sum(-2, keepdims=True) / n  # sum/n: np.mean is slower
+        return PopulationData(mean, self.sigma_diag, self.noise_var, self)
 
     def sig(self, u):
         return u if self.sigma_diag is None else u * self.sigma_diag
@@ -52,12 +67,23 @@ class PopulationData:
         return self.sig(u - self.theta)
 
     def resid_and_loss(self, u):
-        """``(Σ(u − θ*), mean_i f_i)``; the loss ``½‖u − θ*‖²_Σ + σ²/2`` has shape (T,)."""
+        """``(Σ(u − θ*), mean_i f_i)``; the loss ``½‖u − θ*‖²_Σ + σ²/2`` has shape (T,).
+
+        For a mean task, u is shared by its members and ``mean_i ½‖u − θ*_i‖²_Σ =
+        ½‖u − θ̄*‖²_Σ + mean_i ½‖θ*_i − θ̄*‖²_Σ``.
+        """
         diff = u - self.theta
         r = self.sig(diff)
-        n = diff.shape[-2]
-        xp = array_module(r)
-        return r, (0.5 / n) * xp.einsum("tnd,tnd->t", diff, r) + 0.5 * self.noise_var
+        loss = self._half_mean_sq(diff, r) + 0.5 * self.noise_var
+        if self.members is not None:
+            spread = self.members.theta - self.theta
+            loss = loss + self._half_mean_sq(spread, self.sig(spread))
+        return r, loss
+
+    @staticmethod
+    def _half_mean_sq(x, sx):
+        """``mean_i ½ x_iᵀ (Σ x_i)`` over the tasks, shape (T,)."""
+        return (0.5 / x.shape[-2]) * array_module(x).einsum("tnd,tnd->t", x, sx)
 
 
 @dataclass(frozen=True)
@@ -70,6 +96,7 @@ class SampleData:
     X: object
     noise: object
     theta: object
+    sig_shared = False  # each task has its own Σ̂ (not a field)
 
     @property
     def m(self) -> int:

@@ -9,7 +9,9 @@ import zlib
 import numpy as np
 import pytest
 
+from linmeta.adapt import meta_gradient
 from linmeta.algorithms import METHODS, Method
+from linmeta.losses import TaskMatrix, hvp, hvp_task_sum
 from linmeta.tasks import PopulationData, SampleData, pooled
 
 from .helpers import central_difference, rel_err
@@ -114,3 +116,40 @@ def test_outer_loss_is_the_mean_task_loss(mode):
         y = (data.X @ data.theta[..., None])[..., 0] + data.noise
         expected = np.mean([np.mean((data.X[0, i] @ B @ w - y[0, i]) ** 2) / 2 for i in range(N)])
     assert loss[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_task_mean_keeps_erm_loss_and_gradient():
+    """ERM in population mode uses the mean task; its loss keeps the spread of the tasks, and
+    its gradient equals the mean of the per-task gradients, for an anisotropic Σ."""
+    rng = np.random.default_rng(11)
+    sd = rng.uniform(0.5, 2.0, D)
+    data = PopulationData(rng.standard_normal((2, 7, D)), sd, 0.01)
+    mean = data.task_mean()
+    u = rng.standard_normal((2, 1, D))
+    _, loss = mean.resid_and_loss(u)
+    _, expected = data.resid_and_loss(np.broadcast_to(u, data.theta.shape))
+    assert np.allclose(loss, expected, rtol=1e-13)
+    B, w = rng.standard_normal((2, D, K)), rng.standard_normal((2, K))
+    gB, gw, _ = meta_gradient(data, data, B, w, 0.1, 0, "none", False)  # every task
+    mB, mw, mloss = METHODS["erm"].gradient(data, data, B, w, 0.1, 1)  # the mean task
+    assert np.allclose(gB, mB, rtol=1e-12) and np.allclose(gw, mw, rtol=1e-12)
+    assert mB.shape == gB.shape and mloss.shape == (2,)
+
+
+@pytest.mark.parametrize("body", [True, False])
+def test_hvp_task_sum_is_the_sum_of_per_task_hvps(body):
+    """The summed HVP at a shared point equals the task sum of the per-task HVPs (Σ shared)."""
+    rng = np.random.default_rng(5 + body)
+    T, n = 2, 6
+    data = PopulationData(rng.standard_normal((T, n, D)), rng.uniform(0.5, 2.0, D))
+    B, w = rng.standard_normal((T, D, K)), rng.standard_normal((T, 1, K))
+    e = data.resid(np.broadcast_to((B @ w.swapaxes(-1, -2)).swapaxes(-1, -2), (T, n, D)))
+    per_task = (rng.standard_normal((T, n, D)), rng.standard_normal((T, n, K)))
+    V = TaskMatrix(None, (per_task, (rng.standard_normal((T, n, D)), w)))  # one b shared
+    V = V if body else None
+    v = rng.standard_normal((T, n, K))
+    (b1, b2), hw = hvp(data, TaskMatrix(B), w, e, V, v)
+    H_B = TaskMatrix(None, (b1, b2)).task_sum(n)
+    sB, sw = hvp_task_sum(data, B, w, e, V, v)
+    assert np.allclose(sB, H_B, rtol=1e-12, atol=1e-12)
+    assert np.allclose(sw, hw.sum(-2), rtol=1e-12, atol=1e-12)
