@@ -79,14 +79,21 @@ def meta_gradient(data_in, data_out, B, w, alpha: float, tau: int, adapts: str, 
     ``g_i`` is the gradient of ``L_out(Adapt_i(B, w))`` (exact) or of ``L_out`` at the adapted
     point (first order); returns ``(∇_B, ∇_w, loss)`` of shapes (T, d, k), (T, k), (T,)
     (loss None unless ``with_loss``).
+
+    Only task sums leave this function, so per-task vectors are formed only where a later step
+    needs them: without a pull-back ``Σ_i B_iᵀ r_i`` is summed directly, and with a shared Σ̂
+    the pull-back's last HVP, at the first inner step's shared point, is summed before it is
+    formed (:func:`linmeta.losses.hvp_task_sum`).
     """
     B_i, w_i, steps = inner_loop(data_in, B, w, alpha, tau, adapts)
     u = B_i.mv(w_i)
     r, loss = data_out.resid_and_loss(u) if with_loss else (data_out.resid(u), None)
     V = TaskMatrix(None, ((r, w_i),))
-    v = B_i.rmv(r)
     n = r.shape[-2]
-    if exact and steps and data_in.sig_shared:
+    if not (exact and steps):  # nothing to pull back through: only task sums are needed
+        return V.task_sum(n) / n, B_i.sum_rmv(r) / n, loss
+    v = B_i.rmv(r)
+    if data_in.sig_shared:
         # the first inner step is at the shared (B, w): sum over tasks before the HVP there
         V, v = pullback(data_in, steps[1:], alpha, V, v, adapts, exact)
         hB, hw = hvp_task_sum(data_in, B, steps[0].w, steps[0].e,

@@ -115,9 +115,8 @@ class TaskMatrix:
         return out
 
     def sum_rmv(self, y):
-        """``Σ_i M_iᵀ y_i`` over the tasks for y (T, n, d); shape (T, k). Base None."""
-        assert self.base is None
-        out = 0
+        """``Σ_i M_iᵀ y_i`` over the tasks for y (T, n, d); shape (T, k)."""
+        out = 0 if self.base is None else (y.sum(-2)[..., None, :] @ self.base)[..., 0, :]
         for a, b in self.terms:
             out = out + _weighted_sum(b, rowdot(a, y))
         return out
