@@ -81,9 +81,9 @@ def meta_gradient(data_in, data_out, B, w, alpha: float, tau: int, adapts: str, 
     (loss None unless ``with_loss``).
 
     Only task sums leave this function, so per-task vectors are formed only where a later step
-    needs them: without a pull-back ``Σ_i B_iᵀ r_i`` is summed directly, and with a shared Σ̂
-    the pull-back's last HVP, at the first inner step's shared point, is summed before it is
-    formed (:func:`linmeta.losses.hvp_task_sum`).
+    needs them: without a pull-back ``Σ_i B_iᵀ r_i`` is summed directly, and the pull-back's
+    last HVP, at the first inner step's point shared by all tasks, is summed as it is formed
+    (:func:`linmeta.losses.hvp_task_sum`).
     """
     B_i, w_i, steps = inner_loop(data_in, B, w, alpha, tau, adapts)
     u = B_i.mv(w_i)
@@ -93,11 +93,7 @@ def meta_gradient(data_in, data_out, B, w, alpha: float, tau: int, adapts: str, 
     if not (exact and steps):  # nothing to pull back through: only task sums are needed
         return V.task_sum(n) / n, B_i.sum_rmv(r) / n, loss
     v = B_i.rmv(r)
-    if data_in.sig_shared:
-        # the first inner step is at the shared (B, w): sum over tasks before the HVP there
-        V, v = pullback(data_in, steps[1:], alpha, V, v, adapts, exact)
-        hB, hw = hvp_task_sum(data_in, B, steps[0].w, steps[0].e,
-                              V if adapts == "all" else None, v)
-        return (V.task_sum(n) - alpha * hB) / n, (v.sum(-2) - alpha * hw) / n, loss
-    V, v = pullback(data_in, steps, alpha, V, v, adapts, exact)
-    return V.task_sum(n) / n, v.sum(-2) / n, loss  # sum/n: np.mean's overhead is not free
+    # the first inner step is at the shared (B, w): its HVP is summed over tasks as it is formed
+    V, v = pullback(data_in, steps[1:], alpha, V, v, adapts, exact)
+    hB, hw = hvp_task_sum(data_in, B, steps[0].w, steps[0].e, V if adapts == "all" else None, v)
+    return (V.task_sum(n) - alpha * hB) / n, (v.sum(-2) - alpha * hw) / n, loss  # not np.mean

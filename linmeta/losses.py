@@ -32,13 +32,18 @@ def rowdot(a, b):
         a, b = b, a
     if a.shape[-2] == 1 and b.shape[-2] != 1:
         return (b @ a.swapaxes(-1, -2))[..., 0]
-    return array_module(a).einsum("...i,...i->...", a, b)
+    xp = array_module(a)
+    if a.size <= 2048 and hasattr(xp, "vecdot"):  # less overhead; einsum streams long rows
+        return xp.vecdot(a, b)
+    return xp.einsum("...i,...i->...", a, b)
 
 
 def _tasks_fastest(M, x):
     """``x_i ↦ M x_i`` for x of shape (T, n, p), as ``(M xᵀ)ᵀ`` so that the result (T, n, q) has
     the task axis fastest in memory. Row-wise scalings and row-dots over a short last axis then
     run as long contiguous loops (several times faster than ``x @ Mᵀ`` for n ≫ d)."""
+    if x.shape[-2] < M.shape[-2]:  # fewer tasks than rows (and shared x): the plain layout
+        return x @ M.swapaxes(-1, -2)
     return (M @ x.swapaxes(-1, -2)).swapaxes(-1, -2)
 
 
@@ -170,22 +175,27 @@ def hvp(data, B: TaskMatrix, w, e, V: TaskMatrix | None, v):
 def hvp_task_sum(data, B, w, e, V: TaskMatrix | None, v):
     """``Σ_i H_i (V_i, v_i)``: the task sum of :func:`hvp` at a point that every task shares.
 
-    At the first inner step all tasks sit at the same (B, w); only the residuals e_i differ.
-    When Σ̂ is the same for every task (population mode) ``δe_i = Σ (V_i w + B v_i)`` is linear
-    in the direction, so its task sum needs only the task sums of the direction::
+    At the first inner step all tasks sit at the same (B, w); only the residuals e_i differ, so
+    the Hessian's B-row and the ``Bᵀ δe`` term need only the task sum of ``δe_i``::
 
-        Σ_i δe_i = Σ (Σ_i V_i w + B Σ_i v_i),
         Σ_i H_B = (Σ_i δe_i) wᵀ + Σ_i e_i v_iᵀ,     Σ_i H_w = Σ_i V_iᵀ e_i + Bᵀ Σ_i δe_i,
 
-    and no per-task δe_i is formed (derived, THEORY §1.1).
+    and when Σ̂ is the same for every task (population mode) ``Σ_i δe_i = Σ (Σ_i V_i w +
+    B Σ_i v_i)`` needs no per-task vector at all (derived, THEORY §1.1).
 
     B : (T, d, k) array; w : (T, 1, k); e : (T, n, d); V : TaskMatrix without base, or None
     for V = 0; v : (T, n, k). Returns the B-part (T, d, k) and the w-part (T, k).
     """
-    u = (B @ v.sum(-2)[..., None])[..., 0]  # (T, d)
-    if V is not None:
-        u = u + V.sum_mv(w)
-    de = data.sig(u)
+    if data.sig_shared:
+        u = (B @ v.sum(-2)[..., None])[..., 0]  # (T, d)
+        if V is not None:
+            u = u + V.sum_mv(w)
+        de = data.sig(u)
+    else:
+        u = _tasks_fastest(B, v)  # (T, n, d)
+        if V is not None:
+            u = _add(u, V.mv(w))
+        de = data.sig(u).sum(-2)
     hB = de[..., :, None] * w + _outer_sum(e, v)
     hw = (de[..., None, :] @ B)[..., 0, :]
     if V is not None:

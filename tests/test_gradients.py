@@ -136,12 +136,17 @@ def test_task_mean_keeps_erm_loss_and_gradient():
     assert mB.shape == gB.shape and mloss.shape == (2,)
 
 
+@pytest.mark.parametrize("mode", ["population", "finite"])
 @pytest.mark.parametrize("body", [True, False])
-def test_hvp_task_sum_is_the_sum_of_per_task_hvps(body):
-    """The summed HVP at a shared point equals the task sum of the per-task HVPs (Σ shared)."""
+def test_hvp_task_sum_is_the_sum_of_per_task_hvps(body, mode):
+    """The summed HVP at a shared point equals the task sum of the per-task HVPs."""
     rng = np.random.default_rng(5 + body)
     T, n = 2, 6
-    data = PopulationData(rng.standard_normal((T, n, D)), rng.uniform(0.5, 2.0, D))
+    theta = rng.standard_normal((T, n, D))
+    if mode == "population":  # one Σ for all tasks
+        data = PopulationData(theta, rng.uniform(0.5, 2.0, D))
+    else:  # each task its own Σ̂
+        data = SampleData(rng.standard_normal((T, n, 4, D)), rng.standard_normal((T, n, 4)), theta)
     B, w = rng.standard_normal((T, D, K)), rng.standard_normal((T, 1, K))
     e = data.resid(np.broadcast_to((B @ w.swapaxes(-1, -2)).swapaxes(-1, -2), (T, n, D)))
     per_task = (rng.standard_normal((T, n, D)), rng.standard_normal((T, n, K)))
