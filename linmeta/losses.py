@@ -195,7 +195,7 @@ def hvp_task_sum(data, B, w, e, V: TaskMatrix | None, v):
         u = _tasks_fastest(B, v)  # (T, n, d)
         if V is not None:
             u = _add(u, V.mv(w))
-        de = data.sig(u).sum(-2)
+        de = data.sig_sum(u)
     hB = de[..., :, None] * w + _outer_sum(e, v)
     hw = (de[..., None, :] @ B)[..., 0, :]
     if V is not None:

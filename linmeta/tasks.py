@@ -63,6 +63,10 @@ class PopulationData:
     def sig(self, u):
         return u if self.sigma_diag is None else u * self.sigma_diag
 
+    def sig_sum(self, u):
+        """``Σ_i Σ u_i`` over the tasks, shape (T, d)."""
+        return self.sig(u.sum(-2))
+
     def resid(self, u):
         return self.sig(u - self.theta)
 
@@ -105,6 +109,17 @@ class SampleData:
     def sig(self, u):
         xu = self.X @ u[..., None]  # (T, n, m, 1)
         return (self.X.swapaxes(-1, -2) @ xu)[..., 0] / self.m
+
+    def sig_sum(self, u):
+        """``Σ_i Σ̂_i u_i = Σ_i X_iᵀ (X_i u_i) / m`` over the tasks, shape (T, d).
+
+        The second product runs over all tasks' samples at once: one matrix-vector product
+        instead of one per task (when a trial's samples are one block in memory)."""
+        c = (self.X @ u[..., None])[..., 0]  # (T, n, m)
+        T, n, m, d = self.X.shape
+        if self.X[0].flags.c_contiguous:
+            return (c.reshape(T, 1, n * m) @ self.X.reshape(T, n * m, d))[:, 0] / m
+        return array_module(c).einsum("tnmd,tnm->td", self.X, c) / m
 
     def _residual(self, u):
         return (self.X @ (u - self.theta)[..., None])[..., 0] - self.noise  # (T, n, m)
