@@ -13,7 +13,7 @@ per task.
     python benchmarks/bench_linear.py --quick         # n ∈ {10, 100}
     python benchmarks/bench_linear.py --backend cupy  # the same table on a GPU machine
     python benchmarks/bench_linear.py --gpu           # GPU against CPU at large n and d
-    python benchmarks/bench_linear.py --repeat 5      # population, n = 1000, five paired runs
+    python benchmarks/bench_linear.py --repeat 5      # the edge cells, five paired runs each
 """
 
 from __future__ import annotations
@@ -172,8 +172,9 @@ def gpu_table(trials: int):
                   f"{rates[1] / rates[0]:.1f}× |", flush=True)
 
 
-def repeated(runs: int, trials: int, backend: str):
-    """The population comparison at n = 1000, ``runs`` times over, one row per method."""
+def repeated(runs: int, trials: int, backend: str, m: int):
+    """The two edge cells of the targets, ``runs`` paired runs each, one row per method:
+    population at n = 1000 against the loop, and finite samples at n = 10 against the draw."""
     print(f"\n## Population mode at n = 1000, {runs} paired runs: speed-up per run\n")
     print("| method | batched µs/step (min–max) | loop ms/step (min–max) | speed-up per run "
           "| lowest |")
@@ -189,6 +190,24 @@ def repeated(runs: int, trials: int, backend: str):
         ratios = [loop * 1e3 / b for b, loop in zip(tb, tl, strict=True)]
         print(f"| {name} | {min(tb):.0f}–{max(tb):.0f} | {min(tl):.0f}–{max(tl):.0f} | "
               f"{', '.join(f'{r:.0f}×' for r in ratios)} | {min(ratios):.0f}× |", flush=True)
+    print(f"\n## Finite samples (m = {m}) at n = 10, {runs} paired runs: step / draw per run\n")
+    print("| method | draw ms (min–max) | step ms (min–max) | step / draw per run | highest |")
+    print("|---|---:|---:|---|---:|")
+    for name in METHOD_NAMES:
+        cfg = Config(d=100, k=5, n_tasks=10, trials=trials, alpha=0.1, beta=0.1, mode="finite",
+                     m_in=m, m_out=m, sigma=0.1, backend=backend)
+        sim = Batched(cfg, name)
+
+        def draw_only(sim=sim):
+            sim.draw()
+            _sync(sim.xp)
+
+        times = [paired([draw_only, sim.step]) for _ in range(runs)]
+        td = [t[0] * 1e3 for t in times]
+        ts = [t[1] * 1e3 for t in times]
+        ratios = [b / a for a, b in zip(td, ts, strict=True)]
+        print(f"| {name} | {min(td):.2f}–{max(td):.2f} | {min(ts):.2f}–{max(ts):.2f} | "
+              f"{', '.join(f'{r:.2f}' for r in ratios)} | {max(ratios):.2f} |", flush=True)
 
 
 def main():
@@ -200,10 +219,11 @@ def main():
     parser.add_argument("--gpu", action="store_true",
                         help="only the GPU-against-CPU table (prints how to run it without a GPU)")
     parser.add_argument("--repeat", type=int, default=0, metavar="R",
-                        help="only the population comparison at n = 1000, R paired runs")
+                        help="only the two edge cells (population n = 1000, finite n = 10), "
+                        "R paired runs each")
     args = parser.parse_args()
     if args.repeat:
-        repeated(args.repeat, args.trials, args.backend)
+        repeated(args.repeat, args.trials, args.backend, args.m)
         return
     if args.gpu:
         gpu_table(args.trials)
