@@ -29,7 +29,7 @@ from .metrics import (
 )
 from .tasks import (
     STREAMS,
-    PopulationData,
+    HeadData,
     Problem,
     SampleData,
     draw_heads,
@@ -311,10 +311,10 @@ class RoundSampler:
         """``(data_in, data_out)`` for the tasks with heads W (T, c, k); ``pool`` hands the
         outer side each task's inner and outer samples as one dataset."""
         cfg = self.cfg
-        theta = (self.Bs @ W.swapaxes(-1, -2)).swapaxes(-1, -2)  # (T, c, d), tasks fastest
         if cfg.mode == "population":
-            data = PopulationData(theta, self.sigma_diag, cfg.sigma**2)
+            data = HeadData(W, self.Bs, self.sigma_diag, cfg.sigma**2)
             return data, data
+        theta = (self.Bs @ W.swapaxes(-1, -2)).swapaxes(-1, -2)  # (T, c, d), tasks fastest
         sides = []
         for side, m in (("inner", cfg.m_in), ("outer", cfg.m_out)):
             X, z = draw_inputs(self.rng[f"{side}_x"], self.rng[f"{side}_noise"], W.shape[1],

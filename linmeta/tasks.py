@@ -90,6 +90,33 @@ class PopulationData:
         return (0.5 / x.shape[-2]) * array_module(x).einsum("tnd,tnd->t", x, sx)
 
 
+class HeadData(PopulationData):
+    """:class:`PopulationData` of tasks given by their heads, ``θ*_i = B* w*_i``.
+
+    W : (T, n, k) heads; Bs : (T, d, k) B* in the run's coordinates. ``theta`` (T, n, d) is
+    formed on first use; :meth:`task_mean` (ERM) needs only the mean head, O(n·k) per step.
+    """
+
+    def __init__(self, W, Bs, sigma_diag=None, noise_var: float = 0.0):
+        for name, value in (("W", W), ("Bs", Bs), ("sigma_diag", sigma_diag),
+                            ("noise_var", noise_var)):
+            object.__setattr__(self, name, value)
+
+    @functools.cached_property
+    def theta(self):
+        return _thetas(self.Bs, self.W)
+
+    def task_mean(self) -> PopulationData:
+        n = self.W.shape[-2]
+        mean = _thetas(self.Bs, self.W.sum(-2, keepdims=True) / n)
+        return PopulationData(mean, self.sigma_diag, self.noise_var, self)
+
+
+def _thetas(Bs, W):
+    """``θ*_i = B* w*_i`` for heads W (T, n, k): shape (T, n, d), the task axis fastest."""
+    return (Bs @ W.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
 @dataclass(frozen=True)
 class SampleData:
     """Finite samples: ``X`` (T, n, m, d), ``noise = σ z`` (T, n, m), ``theta`` (T, n, d).

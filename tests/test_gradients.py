@@ -12,7 +12,7 @@ import pytest
 from linmeta.adapt import meta_gradient
 from linmeta.algorithms import METHODS, Method
 from linmeta.losses import TaskMatrix, hvp, hvp_task_sum
-from linmeta.tasks import PopulationData, SampleData, pooled
+from linmeta.tasks import HeadData, PopulationData, SampleData, pooled
 
 from .helpers import central_difference, rel_err
 
@@ -158,3 +158,20 @@ def test_hvp_task_sum_is_the_sum_of_per_task_hvps(body, mode):
     sB, sw = hvp_task_sum(data, B, w, e, V, v)
     assert np.allclose(sB, H_B, rtol=1e-12, atol=1e-12)
     assert np.allclose(sw, hw.sum(-2), rtol=1e-12, atol=1e-12)
+
+
+def test_head_data_is_population_data_of_its_thetas():
+    """HeadData forms θ*_i = B* w*_i on first use, and its mean task (from the mean head)
+    equals the mean task of the formed θ*: same gradient, same loss."""
+    rng = np.random.default_rng(13)
+    W, Bs = rng.standard_normal((2, 9, K)), rng.standard_normal((2, D, K))
+    sd = rng.uniform(0.5, 2.0, D)
+    heads = HeadData(W, Bs, sd, 0.01)
+    dense = PopulationData(np.einsum("tdk,tnk->tnd", Bs, W), sd, 0.01)
+    assert np.allclose(heads.theta, dense.theta, rtol=1e-13)
+    B, w = rng.standard_normal((2, D, K)), rng.standard_normal((2, K))
+    fresh = HeadData(W, Bs, sd, 0.01)  # θ* not yet formed
+    a = METHODS["erm"].gradient(fresh, fresh, B, w, 0.1, 1)
+    b = METHODS["erm"].gradient(dense, dense, B, w, 0.1, 1)
+    for x, y in zip(a, b, strict=True):
+        assert np.allclose(x, y, rtol=1e-12)
