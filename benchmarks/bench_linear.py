@@ -43,7 +43,7 @@ def timeit(fn, min_time=0.5, min_reps=3):
     return (time.perf_counter() - start) / reps
 
 
-def paired(fns, rounds=15, min_time=0.1):
+def paired(fns, rounds=25, min_time=0.1):
     """Seconds per call of each function, timed alternately ``rounds`` times; the minimum per
     function. Alternating in short rounds keeps a change in machine load from favouring one
     side: this VM's speed drifts by up to 2× within minutes."""
@@ -259,7 +259,7 @@ def main():
                 _sync(sim.xp)
 
             t_draw, t_step, t_loop = paired([draw_only, sim.step,
-                                             loop_peer(sim, name, "finite", args.m)], rounds=7)
+                                             loop_peer(sim, name, "finite", args.m)], rounds=15)
             t_loop *= args.trials
             print(f"| {name} | {n} | {t_draw * 1e3:.2f} | {t_step * 1e3:.2f} | "
                   f"{t_step / t_draw:.2f} | {t_loop * 1e3:.1f} | {t_loop / t_step:.1f}× |",
