@@ -28,7 +28,9 @@ CHILD = """
 import sys
 sys.path.insert(0, {bench!r})
 from bench_linear import Batched, loop_peer
+from linmeta.backend import tune_allocator
 from linmeta.experiment import Config
+tune_allocator()
 name, what, reps, n, mode = sys.argv[1:6]
 reps, n = int(reps), int(n)
 cfg = Config(d=100, k=5, n_tasks=n, trials=1, alpha=0.1, beta=0.1, mode=mode, m_in=25, m_out=25,

@@ -26,7 +26,7 @@ from datetime import date
 import numpy as np
 
 from linmeta.algorithms import METHODS
-from linmeta.backend import get_xp
+from linmeta.backend import get_xp, tune_allocator
 from linmeta.experiment import Config, RoundSampler, _basis, streams
 from linmeta.tasks import make_problem
 
@@ -211,6 +211,7 @@ def repeated(runs: int, trials: int, backend: str, m: int):
 
 
 def main():
+    tune_allocator()  # as the linmeta command does (see linmeta.backend.tune_allocator)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n in {10, 100} only")
     parser.add_argument("--backend", default="numpy")

@@ -6,7 +6,10 @@ CuPy is imported lazily, never at import time, so linmeta works without it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
+import sys
 
 import numpy as np
 
@@ -95,3 +98,35 @@ def single_blas_thread():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def tune_allocator(trim_mb: int = 1024, mmap_mb: int = 32) -> bool:
+    """Keep freed heap memory in the process (glibc only); True when it was applied.
+
+    A simulator step makes and frees arrays of tens to hundreds of KB. When they sit at the
+    top of the heap, glibc gives the freed top back to the OS on every step (above 128 KB, its
+    default trim threshold) and the next step faults the pages back in. Measured on a MAML
+    population step at n = 1000: 690k page faults instead of 12k in the same benchmark, and
+    the step 1.8× slower. Whether it happens depends on what the process allocated before.
+    This raises the trim threshold to ``trim_mb`` MiB. Arrays above ``mmap_mb`` MiB (glibc's
+    own ceiling for its moving threshold) are still mapped and unmapped on their own, so
+    large sample chunks still go back to the OS when freed.
+
+    It changes the whole process, so the applications call it once (the ``linmeta`` command,
+    sweep workers, the benchmarks); the library itself never does. Elsewhere it does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):  # musl and others: no mallopt
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    ok = mallopt(_M_MMAP_THRESHOLD, mmap_mb * 2**20) == 1
+    return mallopt(_M_TRIM_THRESHOLD, trim_mb * 2**20) == 1 and ok

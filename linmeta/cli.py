@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .backend import BackendError
+from .backend import BackendError, tune_allocator
 from .experiment import Config, ConfigError, load_config
 from .experiment import run as run_experiment
 from .results import ResultError, read_config, read_metrics, save_result, summarize
@@ -194,6 +194,7 @@ cli.add_command(fewshot)
 
 
 def main():
+    tune_allocator()  # a process-wide setting, so here and not in the library
     cli()
 
 

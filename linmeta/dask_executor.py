@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-from .backend import single_blas_thread
+from .backend import single_blas_thread, tune_allocator
 
 
 class DaskUnavailable(ValueError):
@@ -61,6 +61,7 @@ class DaskExecutor:
                                             threads_per_worker=1, processes=True,
                                             dashboard_address=None)
             self.client = Client(self.cluster)
+        self.client.run(tune_allocator)  # each worker process keeps its freed heap (see there)
 
     def imap_unordered(self, fn: Callable, items: list) -> Iterator:
         from distributed import as_completed

@@ -39,7 +39,7 @@ from typing import Protocol
 import click
 import numpy as np
 
-from .backend import single_blas_thread
+from .backend import single_blas_thread, tune_allocator
 from .experiment import Config, load_config, read_toml
 from .results import (
     ResultError,
@@ -195,6 +195,7 @@ def _worker_init():
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    tune_allocator()  # a worker is a fresh process (spawn): see backend.tune_allocator
 
 
 class LocalExecutor:

@@ -1,8 +1,12 @@
 """Runs: the claim-1 reproduction, reproducibility, divergence handling, the options."""
 
+import platform
+import sys
+
 import numpy as np
 import pytest
 
+from linmeta.backend import tune_allocator
 from linmeta.experiment import Config, ConfigError, run
 from linmeta.results import read_metrics, save_result
 from linmeta.tasks import make_problem
@@ -121,3 +125,13 @@ def test_config_from_dict_rejects_unknown_and_mistyped_fields():
     with pytest.raises(ConfigError, match="d must be of type int"):
         Config.from_dict({"d": "twenty"})
     assert Config.from_dict({"methods": "maml, erm", "alpha": 1}).methods == ("maml", "erm")
+
+
+def test_tune_allocator_applies_on_glibc_and_leaves_results_unchanged():
+    """The CLI's malloc setting is applied where glibc is, and a run gives the same numbers."""
+    cfg = Config(d=12, k=2, n_tasks=8, steps=5, trials=2, n_test_tasks=3)
+    before = run(cfg).runs["maml"].metrics["dist"]
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert tune_allocator() is glibc
+    assert tune_allocator() is glibc  # idempotent
+    assert np.array_equal(run(cfg).runs["maml"].metrics["dist"], before)
