@@ -75,7 +75,8 @@ def _add(total, term):
 
 
 def _weighted_sum(a, s):
-    """``Σ_i s_i a_i`` for a (T, n, p) or (T, 1, p) and s (T, n) or (T, 1); shape (T, p)."""
+    """``Σ_i s_i a_i`` for a (T, n, p) or (T, 1, p) and s (T, n) or (T, 1), at most one of them
+    shared (both shared would need n); shape (T, p)."""
     if a.shape[-2] == 1 or s.shape[-1] == 1:  # one of the two is shared: (Σ s) a or (Σ a) s
         return a.sum(-2) * s.sum(-1)[..., None] if a.shape[-2] == 1 else a.sum(-2) * s
     return (a.swapaxes(-1, -2) @ s[..., None])[..., 0]

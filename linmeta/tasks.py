@@ -63,10 +63,6 @@ class PopulationData:
     def sig(self, u):
         return u if self.sigma_diag is None else u * self.sigma_diag
 
-    def sig_sum(self, u):
-        """``Σ_i Σ u_i`` over the tasks, shape (T, d)."""
-        return self.sig(u.sum(-2))
-
     def resid(self, u):
         return self.sig(u - self.theta)
 
