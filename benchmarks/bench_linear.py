@@ -82,6 +82,11 @@ class Batched:
     def draw(self):
         return self.sampler.data(self.sampler.heads(), self.method.pooled)
 
+    def draw_only(self):
+        """Draw one round's data and nothing else: the floor of a finite-sample step."""
+        self.draw()
+        _sync(self.xp)
+
     def step(self):
         data_in, data_out = self.draw()
         B, w, _ = self.method.step(data_in, data_out, self.B, self.w, self.cfg, with_loss=False)
@@ -197,12 +202,7 @@ def repeated(runs: int, trials: int, backend: str, m: int):
         cfg = Config(d=100, k=5, n_tasks=10, trials=trials, alpha=0.1, beta=0.1, mode="finite",
                      m_in=m, m_out=m, sigma=0.1, backend=backend)
         sim = Batched(cfg, name)
-
-        def draw_only(sim=sim):
-            sim.draw()
-            _sync(sim.xp)
-
-        times = [paired([draw_only, sim.step]) for _ in range(runs)]
+        times = [paired([sim.draw_only, sim.step]) for _ in range(runs)]
         td = [t[0] * 1e3 for t in times]
         ts = [t[1] * 1e3 for t in times]
         ratios = [b / a for a, b in zip(td, ts, strict=True)]
@@ -254,12 +254,7 @@ def main():
                          mode="finite", m_in=args.m, m_out=args.m, sigma=0.1,
                          backend=args.backend)
             sim = Batched(cfg, name)
-
-            def draw_only(sim=sim):
-                sim.draw()
-                _sync(sim.xp)
-
-            t_draw, t_step, t_loop = paired([draw_only, sim.step,
+            t_draw, t_step, t_loop = paired([sim.draw_only, sim.step,
                                              loop_peer(sim, name, "finite", args.m)], rounds=15)
             t_loop *= args.trials
             print(f"| {name} | {n} | {t_draw * 1e3:.2f} | {t_step * 1e3:.2f} | "
