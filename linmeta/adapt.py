@@ -20,7 +20,7 @@ from .losses import TaskMatrix, gradient, hvp, hvp_task_sum
 ADAPTS = ("all", "head", "none")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InnerStep:
     """One inner step's point (B_j, w_j) and residual e_j, kept for the exact pull-back."""
 
