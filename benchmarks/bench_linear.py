@@ -5,11 +5,17 @@ against a straightforward loop over tasks in all d dimensions, written the way r
 notebooks are, with the τ = 1 closed forms of THEORY §1.1. Both draw the round's heads and
 compute the update only (the simulator computes the outer loss, a metric, at logged steps).
 
+Both sides run the simulator's default number of trials (Config.trials, 5) unless ``--trials``
+says otherwise; the loop peer runs one trial and its time is multiplied by the trials, since a
+loop does the trials one after another. One trial is the strictest setting: the batched step's
+fixed cost (some 50 array calls) is then spread over the least work.
+
 Finite-sample mode (m samples per task): a step is timed against the time needed just to draw
 its samples (heads, inner and outer inputs and noise), in the same run; the loop peer draws
 per task.
 
-    python benchmarks/bench_linear.py                 # the full table (a few minutes)
+    python benchmarks/bench_linear.py                 # the full table (about ten minutes)
+    python benchmarks/bench_linear.py --trials 1      # one trial: the strictest comparison
     python benchmarks/bench_linear.py --quick         # n ∈ {10, 100}
     python benchmarks/bench_linear.py --backend cupy  # the same table on a GPU machine
     python benchmarks/bench_linear.py --gpu           # GPU against CPU at large n and d
@@ -215,7 +221,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n in {10, 100} only")
     parser.add_argument("--backend", default="numpy")
-    parser.add_argument("--trials", type=int, default=1)
+    parser.add_argument("--trials", type=int, default=Config().trials,
+                        help="trials per step (default: the simulator's default)")
     parser.add_argument("--m", type=int, default=25)
     parser.add_argument("--gpu", action="store_true",
                         help="only the GPU-against-CPU table (prints how to run it without a GPU)")
