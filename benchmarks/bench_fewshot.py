@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 
 
@@ -42,22 +43,32 @@ def make_batch(rng, t, n_way, k, q, size, c_in):
 # ---------------------------------------------------------------------------- linmeta
 
 
-def _linmeta_params(channels, n_way, size, c_in, dtype="float32"):
+def _net(channels, n_way, size, c_in, order="finn"):
+    from linmeta.fewshot.network import conv4
+
+    return conv4(n_way, channels, size, c_in, block_order=order)
+
+
+def _linmeta_params(channels, n_way, size, c_in, dtype="float32", order="finn"):
     import numpy as np
 
-    from linmeta.fewshot.network import conv4, init_params
+    from linmeta.fewshot.network import init_params
 
-    return init_params(conv4(n_way, channels, size, c_in), np.random.default_rng(0),
-                       dtype=np.dtype(dtype))
+    params = init_params(_net(channels, n_way, size, c_in, order), np.random.default_rng(0),
+                         dtype=np.dtype(dtype))
+    rng = np.random.default_rng(1)  # nonzero biases, so that a missing one shows in --check
+    for d in params.values():
+        if "b" in d:
+            d["b"] = (d["b"] + 0.1 * rng.standard_normal(d["b"].shape)).astype(d["b"].dtype)
+    return params
 
 
 def linmeta_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32",
-                 workers=1):
-    from linmeta.fewshot.network import conv4
+                 workers=1, order="finn"):
     from linmeta.fewshot.parallel import meta_gradient_threads
 
-    net = conv4(n_way, channels, size, c_in)
-    params = _linmeta_params(channels, n_way, size, c_in, dtype)
+    net = _net(channels, n_way, size, c_in, order)
+    params = _linmeta_params(channels, n_way, size, c_in, dtype, order)
 
     def step(batch):
         return meta_gradient_threads(net, params, batch, algorithm=algorithm,
@@ -69,14 +80,17 @@ def linmeta_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype=
 # ---------------------------------------------------------------------------- PyTorch
 
 
-def torch_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32"):
+def torch_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32",
+               order="finn"):
     import torch
     import torch.nn.functional as F
 
-    lm = _linmeta_params(channels, n_way, size, c_in, dtype)  # the same point as linmeta
+    lm = _linmeta_params(channels, n_way, size, c_in, dtype, order)  # the same point as linmeta
     params = {}
     for i in range(4):
         params[f"w{i}"] = torch.tensor(lm[f"conv{i + 1}"]["w"].transpose(3, 2, 0, 1).copy())
+        if "b" in lm[f"conv{i + 1}"]:
+            params[f"cb{i}"] = torch.tensor(lm[f"conv{i + 1}"]["b"])
         params[f"g{i}"] = torch.tensor(lm[f"bn{i + 1}"]["g"])
         params[f"b{i}"] = torch.tensor(lm[f"bn{i + 1}"]["b"])
     params["hw"] = torch.tensor(lm["head"]["w"].T.copy())
@@ -88,11 +102,18 @@ def torch_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="f
     exact = algorithm in ("maml", "anil")
     adapt_keys = head_keys if algorithm in ("anil", "foanil") else list(params)
 
+    def bn(p, x, i):
+        return F.batch_norm(x, None, None, p[f"g{i}"], p[f"b{i}"], training=True)
+
     def body(p, x):
         for i in range(4):
-            x = F.conv2d(x, p[f"w{i}"], padding=1)
-            x = F.batch_norm(x, None, None, p[f"g{i}"], p[f"b{i}"], training=True)
-            x = F.max_pool2d(F.relu(x), 2)
+            x = F.conv2d(x, p[f"w{i}"], p.get(f"cb{i}"), padding=1)
+            if order == "finn":  # conv → BN → ReLU → pool (Finn17)
+                x = F.max_pool2d(F.relu(bn(p, x, i)), 2)
+            elif i < 3:  # conv → ReLU → BN → pool (Kao22)
+                x = F.max_pool2d(bn(p, F.relu(x), i), 2)
+            else:  # the last block ends in BN
+                x = bn(p, F.max_pool2d(F.relu(x), 2), i)
         return x.flatten(1)
 
     def head(p, h):
@@ -144,6 +165,8 @@ def check(lm_step, pt_step, batch):
     g_lm, _ = lm_step(batch)
     g_pt, _ = pt_step(batch)
     pairs = [(g_lm["head"]["w"], g_pt["hw"].numpy().T), (g_lm["head"]["b"], g_pt["hb"].numpy())]
+    pairs += [(g_lm[f"conv{i + 1}"]["b"], g_pt[f"cb{i}"].numpy()) for i in range(4)
+              if f"cb{i}" in g_pt]
     for i in range(4):
         pairs += [(g_lm[f"conv{i + 1}"]["w"], g_pt[f"w{i}"].numpy().transpose(2, 3, 1, 0)),
                   (g_lm[f"bn{i + 1}"]["g"], g_pt[f"g{i}"].numpy()),
@@ -163,15 +186,56 @@ def time_it(fn, batch, repeats):
 
 def _time_side(side, args, alg):
     """Fastest seconds per meta-iteration, measured in a fresh process: NumPy's OpenBLAS and
-    PyTorch's OpenMP thread pools busy-wait and slow each other down inside one process."""
+    PyTorch's OpenMP thread pools busy-wait and slow each other down inside one process.
+
+    The linmeta side also returns the GEMM floating-point operations of one iteration."""
     import subprocess
     import sys
 
     cmd = [sys.executable, __file__, "--side", side, "--algorithms", alg]
     for k in ("threads", "meta_batch", "n_way", "k_shot", "n_query", "channels", "image_size",
-              "in_channels", "inner_steps", "inner_lr", "repeats"):
+              "in_channels", "inner_steps", "inner_lr", "repeats", "block_order"):
         cmd += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    vals = [float(v) for v in out.strip().splitlines()[-1].split()]
+    return vals[0], (vals[1] if len(vals) > 1 else None)
+
+
+def count_gemm_flops(fn, batch) -> float:
+    """Floating-point operations ``2·M·K·N`` of every GEMM in one call of a linmeta step."""
+    import linmeta.fewshot.layers as L
+
+    total = [0.0]
+    mm, og = L._matmul_w, L._outer_grad
+
+    def matmul_w(x2, w2):
+        total[0] += 2.0 * x2.shape[0] * x2.shape[1] * x2.shape[2] * w2.shape[-1]
+        return mm(x2, w2)
+
+    def outer_grad(a2, g2, per_task):
+        total[0] += 2.0 * a2.shape[0] * a2.shape[1] * a2.shape[2] * g2.shape[-1]
+        return og(a2, g2, per_task)
+
+    L._matmul_w, L._outer_grad = matmul_w, outer_grad
+    try:
+        fn(batch)
+    finally:
+        L._matmul_w, L._outer_grad = mm, og
+    return total[0]
+
+
+def gemm_peak(threads: int, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of an ``n × n`` float32 GEMM with ``threads`` BLAS threads, in a fresh process."""
+    import subprocess
+    import sys
+
+    code = (f"import time, numpy as np; a = np.ones(({n}, {n}), np.float32); a @ a; ts = []\n"
+            f"for _ in range({repeats}):\n t0 = time.perf_counter(); a @ a; "
+            f"ts.append(time.perf_counter() - t0)\nprint(2 * {n} ** 3 / min(ts) / 1e9)")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=env).stdout
     return float(out.strip().splitlines()[-1])
 
 
@@ -228,6 +292,43 @@ def gpu_table(args) -> None:
         print(f"| {alg} | {1 / t_cpu:.2f} | {1 / t_gpu:.2f} | {t_cpu / t_gpu:.1f}× |", flush=True)
 
 
+PROTOCOL = dict(meta_batch=8, n_way=5, k_shot=1, n_query=5, channels=32, image_size=28,
+                in_channels=1, inner_steps=1, inner_lr=0.4)
+"""The protocol tier of the claims grid: 28 px, Conv-4 with 32 channels, meta-batch 8, 5-way
+1-shot, 5 queries per class, float32."""
+
+TORCH_HOWTO = """PyTorch, the peer this benchmark compares against, is not installed. Install the
+benchmark extra (PyTorch for the CPU):
+    pip install -e ".[bench]"
+or run linmeta alone with --skip-torch."""
+
+
+def table(args, rows: list) -> None:
+    """Time every algorithm of ``args`` on both sides; print a Markdown table; append rows."""
+    peak = gemm_peak(args.threads)
+    print(f"# block order {args.block_order}, threads={args.threads}; {args.n_way}-way "
+          f"{args.k_shot}-shot, {args.n_query} queries/class, meta-batch {args.meta_batch}, "
+          f"{args.image_size}x{args.image_size}x{args.in_channels}, {args.channels} channels, "
+          f"{args.inner_steps} inner step(s); float32 GEMM peak {peak:.0f} GFLOP/s")
+    print(f"# load average before timing: {_load()}; times are the minimum of {args.repeats} "
+          "iterations after one warm-up, each side in its own process")
+    print("| algorithm | linmeta (s/iter) | PyTorch (s/iter) | ratio linmeta/PyTorch "
+          "| linmeta GFLOP/s | share of GEMM peak |")
+    print("|---|---|---|---|---|---|")
+    for alg in args.algorithms.split(","):
+        t_lm, flops = _time_side("linmeta", args, alg)
+        t_pt = None if args.skip_torch else _time_side("torch", args, alg)[0]
+        gf = flops / t_lm / 1e9
+        ratio = None if t_pt is None else t_lm / t_pt
+        print(f"| {alg} | {t_lm:.3f} | {'-' if t_pt is None else f'{t_pt:.3f}'} | "
+              f"{'-' if ratio is None else f'{ratio:.2f}'} | {gf:.0f} | {gf / peak:.0%} |",
+              flush=True)
+        rows.append(dict(algorithm=alg, block_order=args.block_order, threads=args.threads,
+                         linmeta_s=t_lm, torch_s=t_pt, ratio=ratio, gflops=gf,
+                         gemm_flop=flops, gemm_peak_gflops=peak))
+    print(f"# load average after timing: {_load()}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -241,7 +342,13 @@ def main(argv=None):
     ap.add_argument("--inner-steps", type=int, default=1)
     ap.add_argument("--inner-lr", type=float, default=0.4)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--block-order", choices=["finn", "kao"], default="finn")
     ap.add_argument("--algorithms", default="fomaml,foanil,anil,maml")
+    ap.add_argument("--protocol", action="store_true",
+                    help="the claims grid's tier (28 px, 32 channels, meta-batch 8, 5 queries), "
+                         "both block orders, 1 and 2 threads")
+    ap.add_argument("--json", metavar="FILE",
+                    help="also write per algorithm linmeta_s, torch_s, ratio, gflops to FILE")
     ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--check", action="store_true",
                     help="first compare both sides' meta-gradients in float64 (same point)")
@@ -249,6 +356,9 @@ def main(argv=None):
                     help="CuPy against the CPU instead of PyTorch (prints how, without a GPU)")
     ap.add_argument("--side", choices=["linmeta", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.protocol:
+        for k, v in PROTOCOL.items():
+            setattr(args, k, v)
     _set_threads(args.threads)
     if args.gpu:
         gpu_table(args)
@@ -258,48 +368,54 @@ def main(argv=None):
 
     kw = (args.channels, args.n_way, args.image_size, args.in_channels, args.inner_lr,
           args.inner_steps)
-    if args.side:  # child process: time one side, print seconds
+    if args.side:  # child process: time one side, print seconds (and GEMM flops)
         if args.side == "torch":
             import torch
 
             torch.set_num_threads(args.threads)
-        if args.side == "linmeta":  # T worker threads over the tasks, one BLAS thread each
-            fn = linmeta_step(args.algorithms, *kw, workers=args.threads)
-        else:
-            fn = torch_step(args.algorithms, *kw)
-        print(time_it(fn, _batch(args), args.repeats))
+            fn = torch_step(args.algorithms, *kw, order=args.block_order)
+            print(time_it(fn, _batch(args), args.repeats))
+            return
+        # T worker threads over the tasks, one BLAS thread each
+        fn = linmeta_step(args.algorithms, *kw, workers=args.threads, order=args.block_order)
+        flops = count_gemm_flops(fn, _batch(args))
+        print(time_it(fn, _batch(args), args.repeats), flops)
         return
     tv = "-"
     if not args.skip_torch:
-        import torch
-
+        try:
+            import torch
+        except ImportError:
+            print(TORCH_HOWTO, file=sys.stderr)
+            sys.exit(2)
         tv = torch.__version__
-    print(f"# {platform.processor() or platform.machine()}, threads={args.threads}, "
-          f"numpy {np.__version__}, torch {tv}")
-    print(f"# {args.n_way}-way {args.k_shot}-shot, {args.n_query} queries/class, "
-          f"meta-batch {args.meta_batch}, {args.image_size}x{args.image_size}x"
-          f"{args.in_channels}, {args.channels} channels, {args.inner_steps} inner step(s)")
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"numpy {np.__version__}, torch {tv}, {time.strftime('%Y-%m-%d %H:%M')}")
     if args.check and not args.skip_torch:
         torch.set_default_dtype(torch.float64)
         small = argparse.Namespace(**{**vars(args), "meta_batch": min(4, args.meta_batch)})
-        for alg in args.algorithms.split(","):
-            err = check(linmeta_step(alg, *kw, dtype="float64"),
-                        torch_step(alg, *kw, dtype="float64"), _batch(small, "float64"))
-            print(f"# check {alg}: max relative difference of the meta-gradients in float64 "
-                  f"(meta-batch {small.meta_batch}): {err:.1e}")
+        for order in (("finn", "kao") if args.protocol else (args.block_order,)):
+            for alg in args.algorithms.split(","):
+                err = check(linmeta_step(alg, *kw, dtype="float64", order=order),
+                            torch_step(alg, *kw, dtype="float64", order=order),
+                            _batch(small, "float64"))
+                print(f"# check {alg} ({order}): max relative difference of the meta-gradients "
+                      f"in float64 (meta-batch {small.meta_batch}): {err:.1e}")
         torch.set_default_dtype(torch.float32)
-    print(f"# load average before timing: {_load()}; times are the minimum of {args.repeats} "
-          "iterations after one warm-up, each side in its own process")
-    print("| algorithm | linmeta (s/iter) | PyTorch (s/iter) | ratio linmeta/PyTorch |")
-    print("|---|---|---|---|")
-    for alg in args.algorithms.split(","):
-        t_lm = _time_side("linmeta", args, alg)
-        if args.skip_torch:
-            print(f"| {alg} | {t_lm:.3f} | - | - |", flush=True)
-            continue
-        t_pt = _time_side("torch", args, alg)
-        print(f"| {alg} | {t_lm:.3f} | {t_pt:.3f} | {t_lm / t_pt:.2f} |", flush=True)
-    print(f"# load average after timing: {_load()}")
+    rows: list = []
+    settings = ([(o, t) for o in ("finn", "kao") for t in (1, 2)] if args.protocol
+                else [(args.block_order, args.threads)])
+    for order, threads in settings:
+        args.block_order, args.threads = order, threads
+        table(args, rows)
+    if args.json:
+        import json
+
+        with open(args.json, "w") as fh:
+            json.dump(dict(machine=platform.processor() or platform.machine(),
+                           cpus=os.cpu_count(), date=time.strftime("%Y-%m-%d %H:%M"),
+                           numpy=np.__version__, torch=tv, tier=PROTOCOL if args.protocol
+                           else None, rows=rows), fh, indent=2)
 
 
 if __name__ == "__main__":

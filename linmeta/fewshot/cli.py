@@ -16,6 +16,7 @@ from linmeta.backend import BackendError
 
 from .data import DATASETS, DataError
 from .meta import ALGORITHMS
+from .network import BLOCK_ORDERS, DOWNSAMPLES
 from .train import RunError, TrainConfig, build, eval_kwargs, latest_checkpoint, load_checkpoint
 
 _DEF = TrainConfig()
@@ -65,6 +66,12 @@ _TRAIN_OPTIONS = [
     _opt("head-init", "Head initialisation.", type=click.Choice(["random", "zero"])),
     _opt("head-scale", "Scale s of a random head.", type=float),
     _opt("channels", "Conv-4 channels (Finn17: 64 Omniglot, 32 mini-ImageNet).", type=int),
+    _opt("block-order", "Conv block: finn = conv→BN→pool→ReLU (Finn17, Raghu20); kao = "
+                        "conv→ReLU→BN→pool with the last block ending in BN (Kao22's code).",
+         type=click.Choice(BLOCK_ORDERS)),
+    _opt("downsample", "pool = 2×2 max-pool per block; stride = Kao22's stride-2 Omniglot "
+                       "convs without pooling (needs --block-order kao).",
+         type=click.Choice(DOWNSAMPLES)),
     _opt("dataset", "Data source.", type=click.Choice(DATASETS)),
     _opt("data-path", "Folder or file of on-disk data.", type=click.Path()),
     _opt("image-size", "Image side after resizing (28; 84 for mini-ImageNet).", type=int),

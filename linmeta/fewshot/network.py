@@ -39,39 +39,80 @@ _FUNC_OPTS = {"stride", "padding", "eps"}
 Network = tuple  # tuple[Layer, ...]
 
 
+BLOCK_ORDERS = ("finn", "kao")
+DOWNSAMPLES = ("pool", "stride")
+
+
 def conv4(
     n_way: int = 5,
     channels: int = 64,
     image_size: int = 28,
     in_channels: int = 1,
     blocks: int = 4,
-    conv_bias: bool = False,
+    conv_bias: bool | None = None,
     head_bias: bool = True,
+    block_order: str = "finn",
+    downsample: str = "pool",
 ) -> Network:
-    """Conv-4 of Finn17: ``blocks × [conv3×3(channels), BN, ReLU, maxpool2]``, flatten, linear.
+    """Conv-4: ``blocks`` conv blocks of ``channels`` 3×3 filters, flatten, a linear head.
 
-    The layers run as conv, BN, maxpool, ReLU: the same function (max commutes with the
-    monotone ReLU), with ReLU on a 4× smaller array.
+    ``block_order`` chooses the layers of a block:
+
+    ``'finn'`` (Finn17, Raghu20): conv → BN → ReLU → maxpool2, run as conv, BN, maxpool, ReLU —
+        the same function (max commutes with the monotone ReLU), with ReLU on a 4× smaller array.
+        The features end in ReLU, so they are non-negative.
+    ``'kao'`` (Kao22's code): conv → ReLU → BN → maxpool2, the last block as conv → ReLU →
+        maxpool2 → BN, so that the features end in a batch norm and are centred per task.
+
+    ``downsample='stride'`` is Kao22's Omniglot variant under ``'kao'``: no pooling, 3×3 convs of
+    stride 2 without padding, and a last conv whose kernel covers what is left (28 → 13 → 6 → 2
+    → 1 pixel with a 2×2 kernel).
 
     Omniglot 28×28×1 with 64 channels gives a 64-dimensional feature (28→14→7→3→1);
     mini-ImageNet 84×84×3 with 32 channels gives 32·5·5 = 800. A conv bias is redundant before a
-    batch norm with batch statistics and is off by default.
+    batch norm with batch statistics, so ``conv_bias=None`` turns it on only under ``'kao'``,
+    where a ReLU sits between the conv and the batch norm (Kao22's convs have a bias).
     """
     if min(n_way, channels, image_size, in_channels, blocks) < 1:
         raise ValueError("conv4: n_way, channels, image_size, in_channels and blocks must be >= 1")
+    if block_order not in BLOCK_ORDERS:
+        raise ValueError(f"unknown block order {block_order!r}; choose one of {BLOCK_ORDERS}")
+    if downsample not in DOWNSAMPLES:
+        raise ValueError(f"unknown downsample {downsample!r}; choose one of {DOWNSAMPLES}")
+    if downsample == "stride" and block_order != "kao":
+        raise ValueError("conv4: downsample='stride' is Kao22's variant; use block_order='kao'")
+    if conv_bias is None:
+        conv_bias = block_order == "kao"
     layers = []
     c_in, size = in_channels, image_size
     for i in range(1, blocks + 1):
-        if size < 2:
-            raise ValueError(f"conv4: image size {image_size} is too small for {blocks} blocks")
-        layers += [
-            Layer("conv", f"conv{i}", (("c_in", c_in), ("c_out", channels), ("k", 3),
-                                        ("stride", 1), ("padding", 1), ("bias", conv_bias))),
-            Layer("bn", f"bn{i}", (("c", channels),)),
-            Layer("maxpool", f"pool{i}"),  # maxpool∘relu = relu∘maxpool; relu on 4× fewer
-            Layer("relu", f"relu{i}"),
-        ]
-        c_in, size = channels, size // 2
+        last = i == blocks
+        if downsample == "stride":
+            k, stride = (size if last else 3), (1 if last else 2)
+            if size < k or (not last and size < 5):
+                raise ValueError(f"conv4: image size {image_size} is too small for {blocks} "
+                                 "stride-2 blocks")
+            size = (size - k) // stride + 1
+        else:
+            k, stride = 3, 1
+            if size < 2:
+                raise ValueError(f"conv4: image size {image_size} is too small for {blocks} "
+                                 "blocks")
+            size //= 2
+        conv = Layer("conv", f"conv{i}", (("c_in", c_in), ("c_out", channels), ("k", k),
+                                          ("stride", stride), ("padding", int(k == 3 and
+                                                                              stride == 1)),
+                                          ("bias", conv_bias)))
+        bn = Layer("bn", f"bn{i}", (("c", channels),))
+        pool = Layer("maxpool", f"pool{i}")
+        relu = Layer("relu", f"relu{i}")
+        if block_order == "finn":
+            layers += [conv, bn, pool, relu]  # maxpool∘relu = relu∘maxpool; relu on 4× fewer
+        elif downsample == "stride":
+            layers += [conv, relu, bn]
+        else:
+            layers += [conv, relu, pool, bn] if last else [conv, relu, bn, pool]
+        c_in = channels
     layers += [
         Layer("flatten", "flatten"),
         Layer("linear", "head", (("f_in", channels * size * size), ("f_out", n_way),

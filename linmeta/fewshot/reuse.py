@@ -18,6 +18,7 @@ from .episodes import sample_episodes
 from .layers import accuracy
 from .meta import inner_loop
 from .network import Network, forward, head_index
+from .parallel import map_tasks
 
 # ---------------------------------------------------------------------------- freezing
 
@@ -91,8 +92,10 @@ class Score(NamedTuple):
 
 def evaluate_predictor(predict: Callable, pool, *, n_way: int, k_shot: int, n_query: int,
                        tasks: int = 600, batch: int = 50, seed: int = 0, dtype=np.float32,
-                       xp=np) -> Score:
+                       xp=np, chunk: int = 1) -> Score:
     """Accuracy of ``predict(xs, ys, xq) -> logits (T, N_q, K)`` on tasks from ``pool``.
+
+    ``predict`` is called on ``chunk`` tasks at a time (cache blocking; no value changes).
 
     The tasks come from the same generator as :func:`linmeta.fewshot.evaluate.evaluate` with the
     same ``seed``, so the two functions score the same tasks.
@@ -104,7 +107,8 @@ def evaluate_predictor(predict: Callable, pool, *, n_way: int, k_shot: int, n_qu
     while done < tasks:
         t = min(batch, tasks - done)
         ep = sample_episodes(pool, rng, t, n_way, k_shot, n_query, dtype=dtype, xp=xp)
-        accs.append(to_numpy(accuracy(predict(ep.xs, ep.ys, ep.xq), ep.yq)))
+        z = map_tasks(predict, (ep.xs, ep.ys, ep.xq), chunk)
+        accs.append(to_numpy(accuracy(z, ep.yq)))
         done += t
     acc = np.concatenate(accs).astype(np.float64)
     sd = acc.std(ddof=1) if tasks > 1 else 0.0

@@ -28,7 +28,7 @@ from .episodes import sample_episodes
 from .evaluate import evaluate
 from .layers import LOSSES
 from .meta import AdamState, adam_init, adam_update, get_algorithm, zero_head
-from .network import conv4, flatten_tree, init_params, unflatten_tree
+from .network import BLOCK_ORDERS, DOWNSAMPLES, conv4, flatten_tree, init_params, unflatten_tree
 from .parallel import meta_gradient_threads
 
 
@@ -55,6 +55,8 @@ class TrainConfig:
     head_init: str = "random"  # random | zero
     head_scale: float = 1.0  # s: random head scaled by s
     channels: int = 32
+    block_order: str = "finn"  # finn: conv→BN→pool→ReLU | kao: conv→ReLU→BN→pool, ends in BN
+    downsample: str = "pool"  # pool | stride (Kao22's stride-2 Omniglot net; kao only)
     dataset: str = "glyphs"  # glyphs | omniglot | miniimagenet | npz
     data_path: str | None = None
     image_size: int | None = None  # default 28 (84 for mini-ImageNet)
@@ -84,6 +86,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not (self.inner_lr >= 0 and self.outer_lr > 0):
             raise ValueError("inner_lr must be >= 0 and outer_lr > 0")
+        if self.block_order not in BLOCK_ORDERS:
+            raise ValueError(f"unknown block_order {self.block_order!r}; choose one of "
+                             f"{', '.join(BLOCK_ORDERS)}")
+        if self.downsample not in DOWNSAMPLES:
+            raise ValueError(f"unknown downsample {self.downsample!r}; choose one of "
+                             f"{', '.join(DOWNSAMPLES)}")
+        if self.downsample == "stride" and self.block_order != "kao":
+            raise ValueError("downsample 'stride' is Kao22's net; it needs block_order 'kao'")
         get_dtype(self.dtype)
         return self
 
@@ -122,7 +132,8 @@ def build(config: TrainConfig):
     h, w, c = data["train"].shape[2:]
     if h != w:
         raise ValueError(f"images must be square, got {h}x{w}")
-    net = conv4(config.n_way, config.channels, h, c)
+    net = conv4(config.n_way, config.channels, h, c, block_order=config.block_order,
+                downsample=config.downsample)
     return net, data, xp, dtype
 
 

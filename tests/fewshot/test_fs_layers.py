@@ -121,12 +121,14 @@ def test_cross_entropy_worked_example():
     np.testing.assert_allclose(g[0, 0], [0.25, -0.25])
 
 
-def _tiny_net():
-    net = conv4(n_way=3, channels=3, image_size=8, in_channels=2, blocks=2, conv_bias=True)
+def _tiny_net(arch=("finn", "pool")):
+    size = 13 if arch[1] == "stride" else 8
+    net = conv4(n_way=3, channels=3, image_size=size, in_channels=2, blocks=2, conv_bias=True,
+                block_order=arch[0], downsample=arch[1])
     params = init_params(net, _rng(3), dtype=np.float64)
     rng = _rng(4)
     params = tree_map(lambda a: a + 0.1 * rng.standard_normal(a.shape), params)
-    x = rng.standard_normal((2, 6, 8, 8, 2))
+    x = rng.standard_normal((2, 6, size, size, 2))
     y = rng.integers(0, 3, size=(2, 6))
     return net, params, x, y
 
@@ -137,8 +139,10 @@ def _total_loss(net, params, x, y, loss):
 
 
 @pytest.mark.parametrize("loss", ["ce", "mse"])
-def test_network_gradient_and_hvp(loss):
-    net, params, x, y = _tiny_net()
+@pytest.mark.parametrize("arch", [("finn", "pool"), ("kao", "pool"), ("kao", "stride")],
+                         ids="-".join)
+def test_network_gradient_and_hvp(loss, arch):
+    net, params, x, y = _tiny_net(arch)
     rng = _rng(5)
     z, caches = forward(net, params, x)
     _, gz = LOSSES[loss].value_and_grad(z, y)

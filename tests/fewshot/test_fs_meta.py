@@ -3,7 +3,7 @@ first-order variants against the plain gradient at independently adapted paramet
 
 import numpy as np
 import pytest
-from fs_problems import tiny_problem
+from fs_problems import ARCHS, tiny_problem
 
 from linmeta.fewshot.layers import LOSSES
 from linmeta.fewshot.meta import (
@@ -18,15 +18,16 @@ from linmeta.fewshot.meta import (
 from linmeta.fewshot.network import forward, loss_and_grad, tree_map
 
 
-def _problem(seed=0, loss="ce"):
-    return tiny_problem(seed, channels=3, image_size=8, blocks=2, n_query=2)
+def _problem(seed=0, loss="ce", arch=ARCHS[0]):
+    return tiny_problem(seed, channels=3, image_size=8, blocks=2, n_query=2, arch=arch)
 
 
 @pytest.mark.parametrize("loss", ["ce", "mse"])
 @pytest.mark.parametrize("steps", [1, 2])
 @pytest.mark.parametrize("algorithm", ["maml", "anil"])
-def test_exact_meta_gradient_matches_finite_differences(algorithm, steps, loss):
-    net, params, batch = _problem(1, loss)
+@pytest.mark.parametrize("arch", ARCHS, ids="-".join)
+def test_exact_meta_gradient_matches_finite_differences(algorithm, steps, loss, arch):
+    net, params, batch = _problem(1, loss, arch)
     kw = dict(algorithm=algorithm, inner_lr=0.3, inner_steps=steps, loss=loss)
     grads, _ = meta_gradient(net, params, batch, **kw)
     rng = np.random.default_rng(7)
@@ -65,8 +66,9 @@ def _adapt_one_task(net, params, x, y, names, lr, steps):
 
 @pytest.mark.parametrize("steps", [1, 3])
 @pytest.mark.parametrize("algorithm", ["fomaml", "foanil"])
-def test_first_order_equals_plain_gradient_at_adapted_parameters(algorithm, steps):
-    net, params, (xs, ys, xq, yq) = _problem(2)
+@pytest.mark.parametrize("arch", ARCHS, ids="-".join)
+def test_first_order_equals_plain_gradient_at_adapted_parameters(algorithm, steps, arch):
+    net, params, (xs, ys, xq, yq) = _problem(2, arch=arch)
     grads, info = meta_gradient(net, params, (xs, ys, xq, yq), algorithm=algorithm, inner_lr=0.3,
                                 inner_steps=steps)
     names = set(params) if algorithm == "fomaml" else {"head"}
@@ -137,19 +139,34 @@ def test_meta_loss_decreases_under_adam():
     assert meta_objective(net, params, batch, **kw) < 0.8 * f0
 
 
+@pytest.mark.parametrize("workers, chunk", [(2, None), (2, 3), (1, 1), (2, 1), (1, 2)])
 @pytest.mark.parametrize("algorithm", ["maml", "foanil"])
-def test_threads_over_tasks_equal_the_serial_meta_gradient(algorithm):
+def test_chunks_and_threads_equal_the_serial_meta_gradient(algorithm, workers, chunk):
     from linmeta.fewshot.parallel import meta_gradient_threads
 
     net, params, (xs, ys, xq, yq) = _problem(8)
     batch = tuple(np.concatenate([a, a[:1]]) for a in (xs, ys, xq, yq))  # T = 3: uneven chunks
     kw = dict(algorithm=algorithm, inner_lr=0.3, inner_steps=2)
     g1, i1 = meta_gradient(net, params, batch, **kw)
-    g2, i2 = meta_gradient_threads(net, params, batch, workers=2, **kw)
+    g2, i2 = meta_gradient_threads(net, params, batch, workers=workers, chunk=chunk, **kw)
     for n in g1:
         for k in g1[n]:
             np.testing.assert_allclose(g2[n][k], g1[n][k], rtol=1e-10, atol=1e-13)
     assert i2["loss"] == pytest.approx(i1["loss"], rel=1e-12)
+    assert i2["acc"] == pytest.approx(i1["acc"], rel=1e-12)
+
+
+def test_auto_chunk_keeps_a_chunk_in_cache():
+    from linmeta.fewshot.network import conv4
+    from linmeta.fewshot.parallel import CACHE_BYTES, auto_chunk, task_bounds
+
+    net = conv4(5, 32, 28, 1)
+    xs, xq = np.zeros((8, 5, 28, 28, 1), np.float32), np.zeros((8, 25, 28, 28, 1), np.float32)
+    batch = (xs, None, xq, None)
+    c = auto_chunk(net, batch)
+    assert c == 1 and 30 * 28 * 28 * 32 * 4 <= CACHE_BYTES < 2 * 30 * 28 * 28 * 32 * 4
+    assert auto_chunk(conv4(5, 16, 16, 1), (xs[:, :, :16, :16], None, xq[:, :, :16, :16], None)) > 1
+    assert task_bounds(7, 3) == [(0, 3), (3, 6), (6, 7)]
 
 
 def test_losses_registry_has_both():
