@@ -1,0 +1,462 @@
+"""The classification claims as a grid of points: one training run and its measurements each.
+
+A *setting* is a named set of :class:`~linmeta.fewshot.train.TrainConfig` overrides plus the
+measurements the claims need from it; a *point* is a (setting, seed) pair. Running a point trains
+with :func:`linmeta.fewshot.train.run` (checkpoints in a work directory outside git, so an
+interrupted point resumes from its last checkpoint), measures, and writes one small JSON file
+``<results>/<setting>/seed<k>.json`` (config, accuracies, curves, timings; no arrays). A finished
+point is never recomputed; two processes never compute the same point (a lock file per point).
+
+Measurements (each a key of the point file):
+
+``test``            accuracy on the same 600 test tasks for every point, at each test step count
+                    (Finn17's 95% interval over tasks alongside), with the head zeroed first when
+                    the setting trains with the zeroing trick (Kao22).
+``test_zeroed``     a random-head model's accuracy with the head zeroed at test time only, at
+                    every checkpoint (Kao22 claim e).
+``contrastive``     at every checkpoint, the share of different-class (support, query) pairs with
+                    a negative contrastive coefficient ``c(s, q)``, at the model's head and with
+                    the head zeroed; at the end, the float64 residuals of the exact identities
+                    (Kao22 Cor. 1; :mod:`linmeta.fewshot.contrastive`).
+``cosine``          mean cosine similarity of same-class and different-class test features.
+``freeze``          accuracy with conv blocks ``1 … f`` frozen in the test-time inner loop only,
+                    ``f = 0 … 4`` (Raghu20 §4.1).
+``cka``             linear CKA of each block's and the head's query activations before against
+                    after the test-time inner loop, at every checkpoint (Raghu20 Fig. 2).
+``nil``             NIL accuracy: no head, cosine similarity to the support features (Raghu20).
+``timing``          seconds per meta-iteration of ANIL and of MAML, measured interleaved in the
+                    same process on the same batches (so the ratio is fair under any load).
+``diagnosis``       share of the test features' squared norm in their mean direction, and the
+                    body's and the head's share of the inner-loop parameter change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from linmeta.results import atomic_write_text
+
+from .contrastive import coefficient_signs, identity_table
+from .episodes import sample_episodes
+from .evaluate import evaluate
+from .meta import get_algorithm, inner_loop, zero_head
+from .network import forward, head_index, tree_map
+from .reuse import (
+    conv_blocks,
+    evaluate_predictor,
+    feature_cosines,
+    nil_logits,
+    predict_frozen,
+    representation_similarity,
+    same_class_contrast,
+)
+from .train import (
+    TrainConfig,
+    build,
+    init_state,
+    latest_checkpoint,
+    load_checkpoint,
+    read_metrics,
+    run,
+)
+
+GRID_VERSION = 1
+TEST_SEED = 1000  # every point is scored on the same test tasks
+MEASURES = ("test", "test_zeroed", "contrastive", "cosine", "freeze", "cka", "nil", "timing",
+            "diagnosis")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A named training configuration, its seeds, and the measurements taken from it."""
+
+    name: str
+    overrides: dict
+    seeds: int
+    measures: tuple
+    claims: str = ""
+
+    def config(self, base: TrainConfig, seed: int) -> TrainConfig:
+        return dataclasses.replace(base, **self.overrides, seed=seed).validate()
+
+
+@dataclass(frozen=True)
+class Tier:
+    """The shared protocol of a grid: the base config and the sizes of the measurements."""
+
+    name: str
+    base: TrainConfig
+    test_steps: tuple = (1, 3, 10)
+    test_tasks: int = 600
+    probe_tasks: int = 50  # tasks of the contrastive, CKA, cosine and diagnosis probes
+    timing_repeats: int = 10
+    headline_seeds: int = 5
+    other_seeds: int = 3
+    extra: dict = field(default_factory=dict)
+
+
+PROTOCOL = Tier(
+    "protocol",
+    TrainConfig(dataset="omniglyphs", image_size=28, channels=32, n_way=5, k_shot=1, n_query=5,
+                meta_batch=8, outer_lr=1e-3, inner_lr=0.4, steps=2000, inner_steps=1,
+                inner_steps_test=3, eval_every=250, val_tasks=100, ckpt_every=500,
+                test_tasks=0, workers=1, dtype="float32"),
+)
+QUICK = Tier(
+    "quick",
+    TrainConfig(dataset="glyphs", image_size=16, n_classes=272, channels=16, n_way=5, k_shot=1,
+                n_query=5, meta_batch=8, outer_lr=1e-3, inner_lr=0.4, steps=300,
+                inner_steps=1, inner_steps_test=3, eval_every=50, val_tasks=50, ckpt_every=100,
+                test_tasks=0, workers=1, dtype="float32"),
+    test_tasks=200, probe_tasks=20, timing_repeats=3, headline_seeds=3, other_seeds=2,
+)
+TIERS = {"protocol": PROTOCOL, "quick": QUICK}
+
+
+def settings(tier: Tier) -> list:
+    """The claims grid (``docs/fewshot_results.md`` explains each row).
+
+    Kao22's own Omniglot code trains FO-MAML (``--order 1``) in its main comparison of head
+    initialisations, so the Kao22 settings are FO-MAML unless they are about SO; its
+    ``update_step_test`` is 3, as here. Raghu20's MAML is second order. ``kao`` is Kao22's
+    block order; the Raghu20 settings run under both block orders.
+    """
+    h, o = tier.headline_seeds, tier.other_seeds
+    kao = {"block_order": "kao"}
+    out = [
+        Setting("kao-fo-zeroing", {**kao, "algorithm": "fomaml", "zeroing": True}, h,
+                ("test", "contrastive", "cosine", "diagnosis"), "a b c d f g"),
+        Setting("kao-fo-random", {**kao, "algorithm": "fomaml"}, h,
+                ("test", "test_zeroed", "contrastive", "cosine", "diagnosis"), "a b e f g"),
+    ]
+    for order in ("kao", "finn"):
+        out += [
+            Setting(f"{order}-maml", {"block_order": order, "algorithm": "maml"}, h,
+                    ("test", "freeze", "cka", "nil", "diagnosis"), "h i j k"),
+            Setting(f"{order}-anil", {"block_order": order, "algorithm": "anil"}, h,
+                    ("test", "nil", "timing", "diagnosis"), "h k l"),
+        ]
+    out += [
+        Setting("kao-fo-zeroinit", {**kao, "algorithm": "fomaml", "head_init": "zero"}, o,
+                ("test", "diagnosis"), "b"),
+        Setting("kao-fo-half", {**kao, "algorithm": "fomaml", "head_scale": 0.5}, o,
+                ("test", "diagnosis"), "b"),
+        Setting("kao-so-zeroing", {**kao, "algorithm": "maml", "zeroing": True}, o,
+                ("test", "diagnosis"), "d"),
+        Setting("kao-fo-zeroing-7", {**kao, "algorithm": "fomaml", "zeroing": True,
+                                     "inner_steps": 7}, o, ("test", "diagnosis"), "c"),
+    ]
+    return out
+
+
+def points(tier: Tier) -> list:
+    """``[(setting, seed), ...]`` in running order: seed by seed, so that every claim gets its
+    first seeds early and a partial grid already answers every row."""
+    grid = settings(tier)
+    return [(s, k) for k in range(max(s.seeds for s in grid)) for s in grid if k < s.seeds]
+
+
+def point_path(results: Path, setting: Setting, seed: int) -> Path:
+    return Path(results) / setting.name / f"seed{seed}.json"
+
+
+def is_done(path: Path) -> bool:
+    try:
+        return json.loads(Path(path).read_text()).get("complete") is True
+    except (OSError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------- measurements
+
+
+def _batches(pool, n_tasks, cfg, seed, dtype, xp=np):
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(23,)))
+    return sample_episodes(pool, rng, n_tasks, cfg.n_way, cfg.k_shot, cfg.n_query, dtype=dtype,
+                           xp=xp)
+
+
+def _f64(tree):
+    return tree_map(lambda a: np.asarray(a, dtype=np.float64), tree)
+
+
+def _test_acc(net, params, pool, cfg, tier, steps, zeroing, dtype):
+    kw = dict(algorithm=cfg.algorithm, n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query,
+              inner_lr=cfg.inner_lr, loss=cfg.loss, tasks=tier.test_tasks, seed=TEST_SEED,
+              dtype=dtype)
+    out = {}
+    for s in steps:
+        ev = evaluate(net, params, pool, inner_steps=s, zeroing=zeroing, **kw)
+        out[str(s)] = {"acc": ev.acc, "ci95": ev.ci95}
+    return out
+
+
+def mean_direction_share(h) -> float:
+    """``‖mean_n h_n‖² / mean_n ‖h_n‖²`` over features ``h (N, F)``: the share of the features'
+    squared norm that lies in one shared direction (1 when every feature is the same vector)."""
+    h = np.asarray(h, dtype=np.float64)
+    return float(np.sum(h.mean(0) ** 2) / max(np.mean(np.sum(h * h, axis=1)), 1e-300))
+
+
+def diagnosis(net, params, ep, cfg) -> dict:
+    """The measured reasons a claim can fail (issue: "show the measured reason beside it").
+
+    ``mean_direction_share``: of the penultimate features of the probe's query images, each
+    task's batch run as in training (per-task batch statistics); ``body_share``: the body's part
+    of the squared norm of the MAML inner-loop change ``θ_1 − θ_0`` (one step on the support
+    set), averaged over tasks; ``head_share = 1 − body_share``.
+    """
+    hi = head_index(net)
+    hq = np.asarray(forward(net, params, ep.xq, 0, hi)[0], dtype=np.float64)
+    share = float(np.mean([mean_direction_share(h) for h in hq]))
+    inner = inner_loop(net, params, ep.xs, ep.ys, adapt="all", lr=cfg.inner_lr, steps=1,
+                       loss=cfg.loss)
+    head = net[hi].name
+    body2 = head2 = 0.0
+    for name, d in inner.theta.items():
+        for k, a in d.items():
+            sq = float(np.sum((np.asarray(a, np.float64) - np.asarray(params[name][k])) ** 2))
+            if name == head:
+                head2 += sq
+            else:
+                body2 += sq
+    total = body2 + head2
+    return {"mean_direction_share": share,
+            "body_share": body2 / total if total > 0 else float("nan"),
+            "head_share": head2 / total if total > 0 else float("nan")}
+
+
+def paired_timing(net, params, ep, cfg, repeats: int) -> dict:
+    """Seconds per meta-gradient of ANIL and of MAML, interleaved on the same meta-batch."""
+    from .parallel import meta_gradient_threads
+
+    ts = {"anil": [], "maml": []}
+    kw = dict(inner_lr=cfg.inner_lr, inner_steps=cfg.inner_steps, loss=cfg.loss)
+    batch = (ep.xs, ep.ys, ep.xq, ep.yq)
+    for alg in ts:  # warm-up
+        meta_gradient_threads(net, params, batch, algorithm=alg, **kw)
+    for _ in range(repeats):
+        for alg in ts:
+            t0 = time.perf_counter()
+            meta_gradient_threads(net, params, batch, algorithm=alg, **kw)
+            ts[alg].append(time.perf_counter() - t0)
+    med = {k: float(np.median(v)) for k, v in ts.items()}
+    return {"anil_s": med["anil"], "maml_s": med["maml"], "maml_over_anil": med["maml"] /
+            med["anil"]}
+
+
+def _checkpoint_states(out: Path, net, cfg, dtype):
+    """``[(step, params), ...]``: the initial parameters and every saved checkpoint."""
+    states = [(0, init_state(cfg, net, np, dtype).params)]
+    for path in sorted((out / "checkpoints").glob("step_*.npz")):
+        st, _ = load_checkpoint(path)
+        states.append((st.step, st.params))
+    return states
+
+
+def measure(setting: Setting, tier: Tier, cfg: TrainConfig, out: Path) -> dict:
+    """Every measurement of ``setting.measures`` from the run in ``out`` (module docstring)."""
+    net, data, _, dtype = build(cfg)
+    states = _checkpoint_states(out, net, cfg, dtype)
+    final = states[-1][1]
+    res: dict = {}
+    probe = _batches(data["test"], tier.probe_tasks, cfg, TEST_SEED, dtype)
+    m = setting.measures
+    if "test" in m:
+        res["test"] = _test_acc(net, final, data["test"], cfg, tier, tier.test_steps,
+                                cfg.zeroing, dtype)
+    if "test_zeroed" in m:
+        res["test_zeroed"] = [
+            {"step": step,
+             "model": _test_acc(net, p, data["test"], cfg, tier, (1, 3), False, dtype),
+             "zeroed": _test_acc(net, p, data["test"], cfg, tier, (1, 3), True, dtype)}
+            for step, p in states[1:]]
+    if "contrastive" in m:
+        b64 = tuple(np.asarray(a, np.float64) if a.dtype.kind == "f" else np.asarray(a)
+                    for a in probe)
+        rows = []
+        for step, p in states:
+            p64 = _f64(p)
+            rows.append({"step": step,
+                         "model": coefficient_signs(net, p64, b64, inner_lr=cfg.inner_lr),
+                         "zeroed": coefficient_signs(net, zero_head(net, p64), b64,
+                                                     inner_lr=cfg.inner_lr)})
+        small = tuple(a[:4] for a in b64)
+        ident = identity_table(net, _f64(final), small, inner_lr=cfg.inner_lr, steps=(1,),
+                               losses=("ce",))
+        res["contrastive"] = {"shares": rows, "identities": ident}
+    if "cosine" in m:
+        per = max(2, 100 // cfg.n_way)
+        rng = np.random.default_rng(np.random.SeedSequence(TEST_SEED, spawn_key=(29,)))
+        pool = data["test"]
+        cls = rng.choice(len(pool), cfg.n_way, replace=False)
+        x = pool[cls, :per].reshape((-1,) + pool.shape[2:]).astype(dtype) / dtype(255)
+        labels = np.repeat(np.arange(cfg.n_way), per)
+        p = zero_head(net, final) if cfg.zeroing else final
+        c = same_class_contrast(feature_cosines(net, p, x), labels)
+        res["cosine"] = {**c, "gap": c["same"] - c["diff"]}
+    if "freeze" in m:
+        n_blocks = len(conv_blocks(net))
+        res["freeze"] = {}
+        for s in (cfg.inner_steps_test, 10):
+            row = {}
+            for f in range(n_blocks + 1):
+                def predict(xs, ys, xq, f=f, s=s):
+                    return predict_frozen(net, final, xs, ys, xq, frozen=f,
+                                          inner_lr=cfg.inner_lr, steps=s, loss=cfg.loss)
+
+                sc = evaluate_predictor(predict, data["test"], n_way=cfg.n_way,
+                                        k_shot=cfg.k_shot, n_query=cfg.n_query,
+                                        tasks=tier.test_tasks, seed=TEST_SEED, dtype=dtype)
+                row[str(f)] = {"acc": sc.acc, "ci95": sc.ci95}
+            res["freeze"][str(s)] = row
+    if "cka" in m:
+        res["cka"] = [
+            {"step": step, "layers": representation_similarity(
+                net, p, probe.xs, probe.ys, probe.xq, inner_lr=cfg.inner_lr,
+                steps=cfg.inner_steps_test, loss=cfg.loss)}
+            for step, p in states]
+    if "nil" in m:
+        sc = evaluate_predictor(lambda xs, ys, xq: nil_logits(net, final, xs, ys, xq, cfg.n_way),
+                                data["test"], n_way=cfg.n_way, k_shot=cfg.k_shot,
+                                n_query=cfg.n_query, tasks=tier.test_tasks, seed=TEST_SEED,
+                                dtype=dtype)
+        res["nil"] = {"acc": sc.acc, "ci95": sc.ci95}
+    if "timing" in m:
+        tb = _batches(data["train"], cfg.meta_batch, cfg, TEST_SEED + 1, dtype)
+        res["timing"] = paired_timing(net, final, tb, cfg, tier.timing_repeats)
+    if "diagnosis" in m:
+        res["diagnosis"] = [{"step": step, **diagnosis(net, p, probe, cfg)} for step, p in states]
+    return res
+
+
+# ---------------------------------------------------------------------------- running
+
+
+class PointLock:
+    """An exclusive lock file (``O_EXCL``) naming its process; a dead owner's lock is taken."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.held = False
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if _alive(self.path):
+                    return False
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            self.held = True
+            return True
+        return False
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _alive(path: Path) -> bool:
+    try:
+        pid = int(Path(path).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return True  # being written right now
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_point(setting: Setting, seed: int, tier: Tier, results: Path, work: Path,
+              progress: Callable | None = None) -> dict | None:
+    """Train (or resume) and measure one point; write its JSON. ``None`` if another process
+    holds the point; the existing result if it is already done."""
+    path = point_path(results, setting, seed)
+    if is_done(path):
+        return json.loads(path.read_text())
+    out = Path(work) / setting.name / f"seed{seed}"
+    lock = PointLock(Path(work) / setting.name / f"seed{seed}.lock")
+    if not lock.acquire():
+        return None
+    try:
+        if is_done(path):
+            return json.loads(path.read_text())
+        cfg = setting.config(tier.base, seed)
+        t0 = time.perf_counter()
+        step_times: list = []
+        last = [time.perf_counter()]
+
+        def on_step(step, info):
+            now = time.perf_counter()
+            step_times.append(now - last[0])
+            last[0] = now
+            if progress is not None:
+                progress(setting.name, seed, step, cfg.steps)
+
+        resume = latest_checkpoint(out) is not None
+        if not resume and out.exists():  # crashed before its first checkpoint: start over
+            for f in ("metrics.csv", "config.json", "learning_curve.png", "results.json"):
+                (out / f).unlink(missing_ok=True)
+        if not (resume and load_checkpoint(latest_checkpoint(out))[0].step >= cfg.steps):
+            run(cfg, out, resume=resume, progress=on_step)
+        train_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        res = measure(setting, tier, cfg, out)
+        curve = [{k: r[k] for k in ("step", "train_acc", "val_acc", "val_loss")}
+                 for r in read_metrics(out / "metrics.csv")]
+        doc = {
+            "grid_version": GRID_VERSION, "tier": tier.name, "setting": setting.name,
+            "claims": setting.claims, "seed": seed, "config": dataclasses.asdict(cfg),
+            "curve": curve, **res,
+            "timings": {"train_s": round(train_s, 1), "measure_s":
+                        round(time.perf_counter() - t1, 1),
+                        "step_s_median": (float(np.median(step_times[1:]))
+                                          if len(step_times) > 1 else None),
+                        "steps_timed": len(step_times)},
+            "complete": True,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(_round(doc), indent=1, sort_keys=True) + "\n")
+        return doc
+    finally:
+        lock.release()
+
+
+def _round(obj, digits: int = 6):
+    """Floats rounded to ``digits`` significant digits (small, diff-friendly point files)."""
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}") if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _round(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_round(v, digits) for v in obj]
+    if isinstance(obj, np.generic):
+        return _round(obj.item(), digits)
+    return obj
+
+
+def check_algorithms() -> None:
+    """Every setting names a known algorithm (a typo fails at once, not after hours)."""
+    for tier in TIERS.values():
+        for s in settings(tier):
+            get_algorithm(s.overrides.get("algorithm", tier.base.algorithm))
+            s.config(tier.base, 0)

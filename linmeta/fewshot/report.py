@@ -1,0 +1,337 @@
+"""The claims report from the grid's point files: statistics over seeds, verdicts, Markdown.
+
+Every number comes from the point files (:mod:`linmeta.fewshot.grid`); nothing is typed by hand
+and nothing depends on the clock, so rebuilding from the same files changes no byte.
+
+Intervals are mean ± 95% Student-t half-width over seeds, ``t_{0.975, n−1} · sd / √n``. A
+comparison of two settings is paired by seed (the same seed gives both runs the same
+initialisation of the body and the same stream of training tasks), and every point is scored on
+the same 600 test tasks. Verdicts:
+
+- a directional claim (A > B) *holds* when the interval of A − B lies above 0, *does not hold*
+  when it lies below 0, and is *inconclusive* when it contains 0;
+- an approximate claim (|A − B| < δ) *holds* when the interval of A − B lies inside (−δ, δ),
+  *does not hold* when it lies outside, and is *inconclusive* otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as _st
+
+from .grid import TIERS, points, settings
+
+HOLDS, FAILS, OPEN = "holds", "does not hold", "inconclusive"
+
+
+def load_points(results: Path) -> dict:
+    """``{setting: {seed: point dict}}`` of the complete point files under ``results``."""
+    out: dict = {}
+    for path in sorted(Path(results).glob("*/seed*.json")):
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if d.get("complete") is True:
+            out.setdefault(d["setting"], {})[int(d["seed"])] = d
+    return out
+
+
+def interval(values) -> dict:
+    """``{mean, half, n, lo, hi}``: mean and 95% Student-t half-width over seeds."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    n = int(v.size)
+    if n == 0:
+        return {"mean": float("nan"), "half": float("nan"), "n": 0, "lo": float("nan"),
+                "hi": float("nan")}
+    m = float(v.mean())
+    half = float(_st.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    return {"mean": m, "half": half, "n": n, "lo": m - half, "hi": m + half}
+
+
+def paired(a: dict, b: dict, get) -> dict:
+    """Interval of ``get(a[seed]) − get(b[seed])`` over the seeds both settings have."""
+    vals = []
+    for k in sorted(set(a) & set(b)):
+        x, y = _get(get, a[k]), _get(get, b[k])
+        if x is not None and y is not None:
+            vals.append(x - y)
+    return interval(vals)
+
+
+def _get(get, d):
+    """``get(d)``, or None where the point lacks that measurement."""
+    try:
+        return get(d)
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def direction(iv: dict) -> str:
+    if iv["n"] < 2:
+        return OPEN
+    return HOLDS if iv["lo"] > 0 else FAILS if iv["hi"] < 0 else OPEN
+
+
+def within(iv: dict, delta: float) -> str:
+    if iv["n"] < 2:
+        return OPEN
+    if -delta < iv["lo"] and iv["hi"] < delta:
+        return HOLDS
+    return FAILS if iv["lo"] >= delta or iv["hi"] <= -delta else OPEN
+
+
+def both(*verdicts) -> str:
+    """All hold: holds; any fails: does not hold; else inconclusive."""
+    if all(v == HOLDS for v in verdicts):
+        return HOLDS
+    return FAILS if any(v == FAILS for v in verdicts) else OPEN
+
+
+def pct(iv: dict, signed: bool = False) -> str:
+    if iv["n"] == 0:
+        return "–"
+    m = f"{100 * iv['mean']:+.1f}" if signed else f"{100 * iv['mean']:.1f}"
+    return m + (f" ± {100 * iv['half']:.1f}" if np.isfinite(iv["half"]) else "") + \
+        f" (n={iv['n']})"
+
+
+def num(iv: dict, digits: int = 3) -> str:
+    if iv["n"] == 0:
+        return "–"
+    return f"{iv['mean']:.{digits}f}" + (f" ± {iv['half']:.{digits}f}"
+                                          if np.isfinite(iv["half"]) else "") + f" (n={iv['n']})"
+
+
+def acc(steps: int, key: str = "test"):
+    return lambda d: d[key][str(steps)]["acc"]
+
+
+def last(key: str):
+    return lambda d: d[key][-1]
+
+
+def _diag(pts: dict, names) -> str:
+    """The measured diagnosis of the given settings at their last checkpoint."""
+    parts = []
+    for name in names:
+        p = pts.get(name, {})
+        if not p or "diagnosis" not in next(iter(p.values())):
+            continue
+        mds = interval([d["diagnosis"][-1]["mean_direction_share"] for d in p.values()])
+        body = interval([d["diagnosis"][-1]["body_share"] for d in p.values()])
+        parts.append(f"{name}: mean-direction share {mds['mean']:.2f}, body share of the "
+                     f"inner-loop change {body['mean']:.2f}")
+    return "; ".join(parts) or "–"
+
+
+def claims(pts: dict) -> list:
+    """The twelve rows (a)–(l): ``{id, claim, predicted, measured, verdict, diagnosis}``."""
+    g = pts.get
+    zr, rd = g("kao-fo-zeroing", {}), g("kao-fo-random", {})
+    rows = []
+
+    a1, a3 = paired(zr, rd, acc(1)), paired(zr, rd, acc(3))
+    rows.append(dict(
+        id="a", claim="Kao22: the zeroing trick beats a random head initialisation",
+        predicted="zeroing − random > 0 at 1 and 3 test steps",
+        measured=f"zeroing − random: 1 step {pct(a1, True)}, 3 steps {pct(a3, True)} points; "
+                 f"zeroing {pct(interval(acc(3)(d) for d in zr.values()))}, random "
+                 f"{pct(interval(acc(3)(d) for d in rd.values()))} at 3 steps",
+        verdict=both(direction(a1), direction(a3)),
+        diagnosis=_diag(pts, ["kao-fo-zeroing", "kao-fo-random"])))
+
+    chain = [("zeroing", zr), ("zero init", g("kao-fo-zeroinit", {})),
+             ("×0.5", g("kao-fo-half", {})), ("random", rd)]
+    diffs = [(f"{n1} − {n2}", paired(p1, p2, acc(3)))
+             for (n1, p1), (n2, p2) in zip(chain[:-1], chain[1:], strict=True)]
+    vb = [direction(iv) for _, iv in diffs]
+    verdict_b = FAILS if FAILS in vb else HOLDS if all(v == HOLDS for v in vb) else OPEN
+    rows.append(dict(
+        id="b", claim="Kao22: zeroing ≥ zero init ≥ ×0.5 ≥ random",
+        predicted="each adjacent difference ≥ 0 (3 test steps)",
+        measured="; ".join(f"{k} {pct(iv, True)}" for k, iv in diffs) + " points",
+        verdict=verdict_b, diagnosis=_diag(pts, ["kao-fo-zeroinit", "kao-fo-half"])))
+
+    z7 = g("kao-fo-zeroing-7", {})
+    c10, c3 = paired(zr, z7, acc(10)), paired(zr, z7, acc(3))
+    rows.append(dict(
+        id="c", claim="Kao22: with zeroing, 1 inner step ≈ 7 inner steps in training",
+        predicted="\\|1 step − 7 steps\\| < 2 points (10 test steps)",
+        measured=f"1 − 7 training steps: {pct(c10, True)} points at 10 test steps, "
+                 f"{pct(c3, True)} at 3",
+        verdict=within(c10, 0.02), diagnosis=_diag(pts, ["kao-fo-zeroing-7"])))
+
+    so = g("kao-so-zeroing", {})
+    d1, d3 = paired(so, zr, acc(1)), paired(so, zr, acc(3))
+    rows.append(dict(
+        id="d", claim="Kao22: with zeroing, second order beats first order",
+        predicted="SO − FO > 0", measured=f"SO − FO: 1 step {pct(d1, True)}, 3 steps "
+                                          f"{pct(d3, True)} points",
+        verdict=both(direction(d1), direction(d3)), diagnosis=_diag(pts, ["kao-so-zeroing"])))
+
+    def tz(steps):
+        return lambda d: (d["test_zeroed"][-1]["zeroed"][str(steps)]["acc"]
+                          - d["test_zeroed"][-1]["model"][str(steps)]["acc"])
+
+    e1, e3 = interval(tz(1)(d) for d in rd.values()), interval(tz(3)(d) for d in rd.values())
+    early = ""
+    if rd:
+        first = [d["test_zeroed"][0] for d in rd.values()]
+        ev = interval(f["zeroed"]["3"]["acc"] - f["model"]["3"]["acc"] for f in first)
+        early = f"; at step {first[0]['step']}: {pct(ev, True)}"
+    rows.append(dict(
+        id="e", claim="Kao22: zeroing the head only at test time helps a random-head model",
+        predicted="zeroed − as trained > 0, late in training",
+        measured=f"at the end: 1 step {pct(e1, True)}, 3 steps {pct(e3, True)} points{early}",
+        verdict=both(direction(e1), direction(e3)), diagnosis=_diag(pts, ["kao-fo-random"])))
+
+    ident = [r for d in list(zr.values()) + list(rd.values())
+             for r in d.get("contrastive", {}).get("identities", []) if r["exact_expected"]]
+    worst = max((r["rel_error"] for r in ident), default=float("nan"))
+    sh_r = interval(d["contrastive"]["shares"][-1]["model"]["neg_share_diff"]
+                    for d in rd.values())
+    sh_z = interval(d["contrastive"]["shares"][-1]["model"]["neg_share_diff"]
+                    for d in zr.values())
+    sh_r0 = interval(d["contrastive"]["shares"][0]["model"]["neg_share_diff"]
+                     for d in rd.values())
+    rows.append(dict(
+        id="f", claim="Kao22: the contrastive identities are exact (FO any w₀, SO at w₀ = 0)",
+        predicted="relative error ~1e-15 in float64; wrong-sign share 0 with zeroing",
+        measured=f"worst relative error of {len(ident)} exact cases {worst:.1e}; share of "
+                 f"different-class pairs with c < 0: random head {pct(sh_r0)} at init, "
+                 f"{pct(sh_r)} at the end; zeroing {pct(sh_z)}",
+        verdict=(HOLDS if ident and worst < 1e-8 else FAILS if ident else OPEN),
+        diagnosis="–"))
+
+    gz, gr = interval(d["cosine"]["gap"] for d in zr.values()), \
+        interval(d["cosine"]["gap"] for d in rd.values())
+    gd = paired(zr, rd, lambda d: d["cosine"]["gap"])
+    rows.append(dict(
+        id="g", claim="Kao22: the same-class − different-class cosine gap is larger with "
+                      "zeroing",
+        predicted="gap(zeroing) − gap(random) > 0",
+        measured=f"gap: zeroing {num(gz)}, random {num(gr)}; difference {num(gd)}",
+        verdict=direction(gd), diagnosis=_diag(pts, ["kao-fo-zeroing", "kao-fo-random"])))
+
+    for cid, title in (("h", "ANIL ≈ MAML"), ("i", "freezing blocks 1–4 at test barely "
+                                                      "hurts"),
+                       ("j", "body CKA ≈ 1, head lower"), ("k", "NIL ≈ ANIL"),
+                       ("l", "ANIL is faster per iteration than MAML")):
+        meas, verd = [], []
+        for order in ("kao", "finn"):
+            ma, an = g(f"{order}-maml", {}), g(f"{order}-anil", {})
+            if cid == "h":
+                iv = paired(an, ma, acc(3))
+                meas.append(f"{order}: ANIL − MAML {pct(iv, True)} points (MAML "
+                            f"{pct(interval(acc(3)(d) for d in ma.values()))})")
+                verd.append(within(iv, 0.02))
+            elif cid == "i":
+                iv = interval(d["freeze"]["3"]["0"]["acc"] - d["freeze"]["3"]["4"]["acc"]
+                              for d in ma.values())
+                iv10 = interval(d["freeze"]["10"]["0"]["acc"] - d["freeze"]["10"]["4"]["acc"]
+                                for d in ma.values())
+                meas.append(f"{order}: drop {pct(iv)} points at 3 test steps, {pct(iv10)} "
+                            "at 10")
+                verd.append(HOLDS if iv["n"] > 1 and iv["hi"] < 0.03 else
+                            FAILS if iv["n"] > 1 and iv["lo"] > 0.03 else OPEN)
+            elif cid == "j":
+                if not ma:
+                    meas.append(f"{order}: –")
+                    verd.append(OPEN)
+                    continue
+                layers = list(next(iter(ma.values()))["cka"][-1]["layers"])
+                ivs = {k: interval(d["cka"][-1]["layers"][k]["cka"] for d in ma.values())
+                       for k in layers}
+                body = [k for k in layers if k != "head"]
+                meas.append(f"{order}: " + ", ".join(f"{k} {ivs[k]['mean']:.2f}"
+                                                     for k in layers))
+                ok = (min(ivs[k]["lo"] for k in body) > ivs["head"]["hi"]
+                      and min(ivs[k]["mean"] for k in body) >= 0.9)
+                bad = max(ivs[k]["hi"] for k in body) < ivs["head"]["lo"] or \
+                    min(ivs[k]["hi"] for k in body) < 0.9
+                verd.append(HOLDS if ok else FAILS if bad else OPEN)
+            elif cid == "k":
+                iv = interval(d["nil"]["acc"] - acc(3)(d) for d in an.values())
+                meas.append(f"{order}: NIL − ANIL {pct(iv, True)} points")
+                verd.append(within(iv, 0.02))
+            else:
+                iv = interval(d["timing"]["maml_over_anil"] for d in an.values())
+                meas.append(f"{order}: MAML/ANIL time {num(iv, 2)}")
+                verd.append(HOLDS if iv["n"] > 1 and iv["lo"] > 1 else
+                            FAILS if iv["n"] > 1 and iv["hi"] < 1 else OPEN)
+        pred = {"h": "\\|ANIL − MAML\\| < 2 points (3 test steps)",
+                "i": "drop (none frozen − blocks 1–4 frozen) < 3 points",
+                "j": "every block ≥ 0.9 and above the head",
+                "k": "\\|NIL − ANIL\\| < 2 points", "l": "time(MAML) / time(ANIL) > 1"}[cid]
+        rows.append(dict(id=cid, claim=f"Raghu20: {title}", predicted=pred,
+                         measured="; ".join(meas),
+                         verdict=" / ".join(f"{o}: {v}" for o, v in
+                                            zip(("kao", "finn"), verd, strict=True)),
+                         diagnosis=_diag(pts, ["kao-maml", "finn-maml"])))
+    return rows
+
+
+def progress(pts: dict, tier_name: str = "protocol") -> tuple:
+    """``(done, total)`` points of the tier's grid."""
+    grid = points(TIERS[tier_name])
+    done = sum(1 for s, k in grid if k in pts.get(s.name, {}))
+    return done, len(grid)
+
+
+def protocol_text(tier_name: str = "protocol") -> str:
+    tier = TIERS[tier_name]
+    b = tier.base
+    lines = [f"- **Data:** `{b.dataset}`, {b.image_size} px, fixed class split "
+             f"(split seed {getattr(b, 'split_seed', 0)}); "
+             f"{b.n_way}-way {b.k_shot}-shot, {b.n_query} queries per class.",
+             f"- **Network:** Conv-4 with {b.channels} channels; block order per setting "
+             "(`kao`: conv→ReLU→BN→pool, last block ending in BN, Kao22's code; `finn`: "
+             "conv→BN→ReLU→pool, Finn17 and Raghu20).",
+             f"- **Training:** meta-batch {b.meta_batch}, Adam {b.outer_lr:g}, inner rate "
+             f"{b.inner_lr:g}, {b.steps} outer steps, {b.inner_steps} inner step unless stated, "
+             f"{b.dtype}.",
+             f"- **Evaluation:** the same {tier.test_tasks} test tasks for every point, at "
+             f"{', '.join(map(str, tier.test_steps))} test steps; probes (contrastive, CKA, "
+             f"cosine, diagnosis) on {tier.probe_tasks} test tasks.",
+             f"- **Seeds:** {tier.headline_seeds} for the headline comparisons, "
+             f"{tier.other_seeds} elsewhere; mean ± 95% Student-t interval over seeds, "
+             "differences paired by seed.",
+             "- **Settings:**"]
+    for s in settings(tier):
+        ov = ", ".join(f"{k}={v}" for k, v in s.overrides.items())
+        lines.append(f"  - `{s.name}` ({s.seeds} seeds; claims {s.claims}): {ov}")
+    return "\n".join(lines)
+
+
+def render(pts: dict, figures_rel: str, tier_name: str = "protocol",
+           figures: tuple = ()) -> str:
+    """The Markdown report."""
+    done, total = progress(pts, tier_name)
+    rows = claims(pts)
+    out = ["# Few-shot classification claims at a faithful setting (Kao22, Raghu20)", "",
+           "Generated by `scripts/fewshot_report.py` from the point files in `results/fewshot/` "
+           "(written by `scripts/fewshot_all.py`); do not edit by hand.", "",
+           f"**Points done: {done}/{total}.**" + ("" if done == total else
+                                                  " The grid is not complete: rows use the "
+                                                  "seeds done so far (n in each cell)."),
+           "", "## Protocol", "", protocol_text(tier_name), "", "## Claims", "",
+           "| | claim | predicted | measured (percentage points unless stated) | verdict |",
+           "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| ({r['id']}) | {r['claim']} | {r['predicted']} | {r['measured']} | "
+                   f"**{r['verdict']}** |")
+    out += ["", "## Diagnosis beside each claim", "",
+            "The share of the penultimate features' squared norm in their mean direction "
+            "(per task, as in training), and the body's share of the squared norm of the "
+            "one-step inner-loop change of MAML (the rest is the head's), at the last "
+            "checkpoint:", ""]
+    for r in rows:
+        out.append(f"- ({r['id']}) {r['diagnosis']}")
+    if figures:
+        out += ["", "## Figures", ""]
+        out += [f"![{f}]({figures_rel}/{f})" for f in figures]
+    return "\n".join(out) + "\n"
