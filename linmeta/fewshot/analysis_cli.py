@@ -156,9 +156,7 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
         write_csv(out / "identities.csv", id_rows)
         atomic_write_text(out / "identities.json", json.dumps(id_rows, indent=1) + "\n")
         write_csv(out / "coefficients.csv", share_rows)
-        _save_fig(plot_identities([r for r in id_rows if r["source"] == runs[-1][0]],
-                                  f"{runs[-1][0]}: contrastive form vs backprop"),
-                  out / "identities.png")
+        _save_fig(plot_identities(id_rows), out / "identities.png")
         _save_fig(plot_negative_share(share_rows), out / "coefficients.png")
     except click.ClickException:
         raise
