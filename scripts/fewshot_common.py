@@ -131,8 +131,8 @@ _DATA: dict = {}
 
 def setup(cfg: TrainConfig):
     """``(net, data, xp, dtype)`` with the class pools memoised per (data, split seed)."""
-    key = (cfg.dataset, cfg.data_path, cfg.image_size, cfg.n_classes, cfg.seed, cfg.channels,
-           cfg.n_way)
+    key = (cfg.dataset, cfg.data_path, cfg.image_size, cfg.n_classes, cfg.split_seed,
+           cfg.rotations, cfg.channels, cfg.n_way)
     if key not in _DATA:
         _DATA[key] = build(cfg)
     return _DATA[key]
