@@ -218,7 +218,7 @@ def _alphabet_style(rng: np.random.Generator) -> _Style:
         n_segs=(1, int(rng.integers(1, 3 if curly else 4))), seg_len=(0.6 * base, 1.3 * base),
         smooth=int(rng.integers(0, 2) if kappa == 0 else rng.integers(2, 4)), anchors=anchors,
         prims=[], p_prim=rng.uniform(0.75, 0.98), radicals=[], p_radical=rng.uniform(0.8, 1.0),
-        p_join=rng.uniform(0.4, 0.85), size=rng.uniform(0.5, 0.75), shear=rng.normal(0, 0.25),
+        p_join=rng.uniform(0.55, 0.9), size=rng.uniform(0.5, 0.75), shear=rng.normal(0, 0.25),
         aspect=np.exp(rng.normal(0, 0.2)), width=(0.88 * pen, 1.12 * pen),
         decor=int(rng.choice([0, 0, 1, 2, 3, 4])), decor_at=rng.uniform(0, 1, 2),
         p_decor=rng.uniform(0.4, 0.9))
@@ -245,12 +245,17 @@ def _character(rng: np.random.Generator, st: _Style) -> list:
             strokes.append(start + st.prims[rng.integers(len(st.prims))])
         else:
             strokes.append(_turtle(rng, st, start))
-    for _ in range(3):  # too little ink for its size: one more stroke from the last one's end
+    for _ in range(3):
         pts = np.concatenate(strokes)
         extent = (pts.max(0) - pts.min(0)).max()
-        ink = sum(np.linalg.norm(np.diff(s, axis=0), axis=1).sum() for s in strokes)
-        if sum(len(s) - 1 for s in strokes) >= 3 and ink >= 1.5 * extent:
+        lengths = [np.hypot(*np.diff(s, axis=0).T).sum() for s in strokes]
+        # strokes far shorter than the character would be blots once it is scaled
+        keep = min(0.2 * extent, max(lengths))
+        strokes = [s for s, ln in zip(strokes, lengths, strict=True) if ln >= keep]
+        if (sum(len(s) - 1 for s in strokes) >= 3
+                and sum(ln for ln in lengths if ln >= keep) >= 1.5 * extent):
             break
+        # too little ink for its size: one more stroke from the last one's end
         strokes.append(_turtle(rng, st, strokes[-1][-1]))
     a = np.sqrt(st.aspect)
     lin = np.array([[a, st.shear / a], [0.0, 1 / a]])  # slant and stretch (x, y)
@@ -277,22 +282,22 @@ def _character(rng: np.random.Generator, st: _Style) -> list:
 
 
 def _chaikin(p: np.ndarray, rounds: int) -> np.ndarray:
-    """Chaikin corner cutting of polylines ``p (..., m, 2)``, end points kept."""
+    """Chaikin corner cutting of polylines ``p (..., m)`` (points along the last axis), end
+    points kept."""
     for _ in range(rounds):
-        if p.shape[-2] < 3:
+        if p.shape[-1] < 3:
             break
-        q = 0.75 * p[..., :-1, :] + 0.25 * p[..., 1:, :]
-        r = 0.25 * p[..., :-1, :] + 0.75 * p[..., 1:, :]
-        mid = np.stack([q, r], -2).reshape(*p.shape[:-2], -1, 2)[..., 1:-1, :]
-        p = np.concatenate([p[..., :1, :], mid, p[..., -1:, :]], -2)
+        q, r = 0.75 * p[..., :-1] + 0.25 * p[..., 1:], 0.25 * p[..., :-1] + 0.75 * p[..., 1:]
+        mid = np.stack([q, r], -1).reshape(*p.shape[:-1], -1)[..., 1:-1]
+        p = np.concatenate([p[..., :1], mid, p[..., -1:]], -1)
     return p
 
 
 def _densify(p: np.ndarray, k: int) -> np.ndarray:
-    """``k`` evenly spaced points per segment of ``p (..., m, 2)`` -> ``(..., (m−1)k + 1, 2)``."""
-    t = (np.arange(k) / k)[:, None]
-    seg = p[..., :-1, None, :] * (1 - t) + p[..., 1:, None, :] * t
-    return np.concatenate([seg.reshape(*p.shape[:-2], -1, 2), p[..., -1:, :]], -2)
+    """``k`` evenly spaced points per segment of ``p (..., m)`` -> ``(..., (m−1)k + 1)``."""
+    t = np.arange(k) / k
+    seg = p[..., :-1, None] * (1 - t) + p[..., 1:, None] * t
+    return np.concatenate([seg.reshape(*p.shape[:-1], -1), p[..., -1:]], -1)
 
 
 def _draw(rng: np.random.Generator, strokes: list, st: _Style, n: int, size: int) -> np.ndarray:
@@ -301,37 +306,45 @@ def _draw(rng: np.random.Generator, strokes: list, st: _Style, n: int, size: int
     Each copy jitters the control points and each stroke's position, smooths, then applies its
     own affine map (rotation, scale, shear, shift) and pen width. Ink is a pen of Gaussian
     profile σ drawn along the strokes, ``I(u) = 1 − exp(−g ∫ N(u; p(s), σ²) ds)``, so crossings
-    saturate and stroke ends taper. The integral is a sum over points ``p_i`` spaced under half
-    a pixel with arc-length weights ``w_i``; the Gaussian factorises over rows and columns, so
+    saturate and stroke ends taper. The integral is a sum over points ``p_i`` about 0.4 pixel
+    apart with arc-length weights ``w_i``; the Gaussian factorises over rows and columns, so
     the image is one small matrix product per copy, ``Gᵧᵀ diag(w) Gₓ``.
     """
     parts, weights = [], []
-    for s in strokes:
-        ctrl = s[None] + rng.normal(0, 0.03, (n,) + s.shape) + rng.normal(0, 0.02, (n, 1, 2))
-        smooth = _chaikin(ctrl, st.smooth)  # (n, m, 2)
-        longest = np.linalg.norm(np.diff(smooth.mean(0), axis=0), axis=-1).max()
-        pts = _densify(smooth, max(1, int(np.ceil(longest * size * 3.2))))  # (n, P, 2)
-        ds = np.linalg.norm(np.diff(pts, axis=-2), axis=-1)  # (n, P − 1)
-        w = np.zeros(pts.shape[:-1])
+    for s in strokes:  # coordinates first: (n, 2, m)
+        ctrl = s.T[None] + rng.normal(0, 0.04, (n,) + s.T.shape) + rng.normal(0, 0.03, (n, 2, 1))
+        smooth = _chaikin(ctrl, st.smooth)
+        d = np.diff(smooth.mean(0), axis=-1)
+        pts = _densify(smooth, max(1, int(np.ceil(np.hypot(*d).max() * size * 2.5))))
+        d = np.diff(pts, axis=-1)
+        ds = np.hypot(d[:, 0], d[:, 1])  # (n, P − 1)
+        w = np.zeros((n, pts.shape[-1]))
         w[:, 1:] += ds / 2
         w[:, :-1] += ds / 2
         parts.append(pts)
         weights.append(w)
-    pts, w = np.concatenate(parts, 1), np.concatenate(weights, 1)
+    pts, w = np.concatenate(parts, -1), np.concatenate(weights, -1)  # (n, 2, P), (n, P)
     theta, shear = rng.normal(0, 0.12, n), rng.normal(0, 0.08, n)
     scale = rng.uniform(0.9, 1.08, (n, 1)) * np.exp(rng.normal(0, 0.05, (n, 2)))
     cos, sin = np.cos(theta), np.sin(theta)
-    aff = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos + sin * shear], -1)], -2)
-    aff[:, 0, 1] += cos * shear
+    aff = np.stack([np.stack([cos, cos * shear - sin], -1),
+                    np.stack([sin, sin * shear + cos], -1)], -2)
     aff = aff * scale[:, None, :]  # rotation · shear · scale, (n, 2, 2)
-    pts = np.einsum("nij,npj->npi", aff, pts - 0.5) + 0.5 + rng.normal(0, 0.045, (n, 1, 2))
+    pts = aff @ (pts - 0.5) + 0.5 + rng.normal(0, 0.04, (n, 2, 1))
     sigma = rng.uniform(*st.width, (n, 1, 1)) * size / 28
+    # keep the ink in the frame [a, 1 − a]: shrink what is too large, shift what sticks out
+    a = (2 * sigma + 0.5) / size  # (n, 1, 1)
+    lo, hi = pts.min(-1, keepdims=True), pts.max(-1, keepdims=True)  # (n, 2, 1)
+    mid = (lo + hi) / 2
+    pts = (pts - mid) * np.minimum(1, (1 - 2 * a) / (hi - lo).max(1, keepdims=True)) + mid
+    lo, hi = pts.min(-1, keepdims=True), pts.max(-1, keepdims=True)
+    pts = pts + np.clip(0, a - lo, 1 - a - hi)
     gain = rng.uniform(2.0, 3.0, (n, 1))
     px = (pts * size - 0.5).astype(np.float32)  # pixel j's centre at j
     grid = np.arange(size, dtype=np.float32)
     inv = (0.5 / sigma**2).astype(np.float32)
-    gx = np.exp(-np.square(px[..., 0, None] - grid) * inv)  # (n, P, W)
-    gy = np.exp(-np.square(px[..., 1, None] - grid) * inv)  # (n, P, H)
+    gx = np.exp(-np.square(px[:, 0, :, None] - grid) * inv)  # (n, P, W)
+    gy = np.exp(-np.square(px[:, 1, :, None] - grid) * inv)  # (n, P, H)
     wi = (gain * w * size / (sigma[..., 0] * np.sqrt(_TAU))).astype(np.float32)  # (n, P)
     ink = 1 - np.exp(-((gy * wi[..., None]).transpose(0, 2, 1) @ gx))  # (n, H, W)
     return np.round(ink * 255).astype(np.uint8)
