@@ -2,8 +2,8 @@
 
 Writes ``figures/fewshot_glyphs.png`` (rows: alphabets; columns: characters of that alphabet,
 two examples each) and ``figures/fewshot_glyphs.json``: how alike the classes are, as pixel-space
-1-shot 5-way nearest-neighbour accuracy on tasks drawn within one alphabet and across all
-classes (within should be clearly lower, as in Omniglot), and the default class split's sizes.
+1-shot 5-way and 20-way nearest-neighbour accuracy on tasks drawn within one alphabet and across
+all classes (within should be clearly lower, as in Omniglot), and the default split's sizes.
 ``--quick`` uses 200 classes (tests, smoke runs).
 """
 
@@ -56,14 +56,16 @@ def main(argv=None) -> int:
     images = omniglyphs(n_classes)
     alphabet = omniglyph_alphabets(n_classes)
     n_alphabets = int(alphabet.max()) + 1
-    within = nn_accuracy(images, alphabet, tasks=args.tasks)
-    across = nn_accuracy(images, tasks=args.tasks)
+    nn = {f"nn_1shot_{n_way}way": {
+        "within_alphabet": nn_accuracy(images, alphabet, n_way=n_way, tasks=args.tasks),
+        "across_alphabets": nn_accuracy(images, n_way=n_way, tasks=args.tasks),
+        "tasks": args.tasks} for n_way in (5, 20)}
+    within, across = (nn["nn_1shot_5way"][k] for k in ("within_alphabet", "across_alphabets"))
     sizes = default_split(n_classes)
     summary = {
         "set": f"omniglyphs v{OMNIGLYPH_VERSION}: {n_classes} classes in {n_alphabets} "
                f"alphabets, {images.shape[1]} examples, {images.shape[2]} px",
-        "nn_1shot_5way": {"within_alphabet": within, "across_alphabets": across,
-                          "tasks": args.tasks},
+        **nn,
         "split": dict(zip(("train", "val", "test"), sizes, strict=True)),
         "split_with_rotations": dict(zip(("train", "val", "test"), [4 * s for s in sizes],
                                          strict=True)),

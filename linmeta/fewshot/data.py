@@ -304,7 +304,8 @@ def _draw(rng: np.random.Generator, strokes: list, st: _Style, n: int, size: int
     """``n`` handwritten copies of one character: ``uint8 (n, size, size)``.
 
     Each copy jitters the control points and each stroke's position, smooths, then applies its
-    own affine map (rotation, scale, shear, shift) and pen width. Ink is a pen of Gaussian
+    own smooth warp (four random plane waves), affine map (rotation, scale, shear, shift) and
+    pen width. Ink is a pen of Gaussian
     profile σ drawn along the strokes, ``I(u) = 1 − exp(−g ∫ N(u; p(s), σ²) ds)``, so crossings
     saturate and stroke ends taper. The integral is a sum over points ``p_i`` about 0.4 pixel
     apart with arc-length weights ``w_i``; the Gaussian factorises over rows and columns, so
@@ -312,7 +313,7 @@ def _draw(rng: np.random.Generator, strokes: list, st: _Style, n: int, size: int
     """
     parts, weights = [], []
     for s in strokes:  # coordinates first: (n, 2, m)
-        ctrl = s.T[None] + rng.normal(0, 0.04, (n,) + s.T.shape) + rng.normal(0, 0.03, (n, 2, 1))
+        ctrl = s.T[None] + rng.normal(0, 0.015, (n,) + s.T.shape) + rng.normal(0, 0.03, (n, 2, 1))
         smooth = _chaikin(ctrl, st.smooth)
         d = np.diff(smooth.mean(0), axis=-1)
         pts = _densify(smooth, max(1, int(np.ceil(np.hypot(*d).max() * size * 2.5))))
@@ -324,6 +325,10 @@ def _draw(rng: np.random.Generator, strokes: list, st: _Style, n: int, size: int
         parts.append(pts)
         weights.append(w)
     pts, w = np.concatenate(parts, -1), np.concatenate(weights, -1)  # (n, 2, P), (n, P)
+    # a smooth random warp, as one hand's proportions differ from another's: four plane waves
+    freq, phase = rng.normal(0, 6.0, (n, 4, 2)), rng.uniform(0, _TAU, (n, 4, 1))
+    amp = rng.normal(0, 0.025, (n, 2, 4))
+    pts = pts + amp @ np.sin(freq @ pts + phase)
     theta, shear = rng.normal(0, 0.12, n), rng.normal(0, 0.08, n)
     scale = rng.uniform(0.9, 1.08, (n, 1)) * np.exp(rng.normal(0, 0.05, (n, 2)))
     cos, sin = np.cos(theta), np.sin(theta)
@@ -385,8 +390,10 @@ def omniglyphs(n_classes: int = 1623, n_per_class: int = 20, size: int = 28, see
     segment lengths, smoothing, a vocabulary of strokes and stroke groups that its characters
     reuse, pen width, size, slant, aspect and a diacritic (bar, dot, ring, tick). So characters
     of one alphabet look alike, as in Omniglot. Every example is drawn with its own control-point
-    jitter, affine map and pen width (:func:`_draw`). Deterministic in the arguments; kept in
-    memory and, when ``cache``, in ``cache_dir()/omniglyphs-v*.npz``.
+    jitter, warp, affine map and pen width (:func:`_draw`). Pixel-space 1-shot 5-way nearest
+    neighbour (:func:`nn_accuracy`) on the default set: 0.50 within an alphabet, 0.59 across.
+    Deterministic in the arguments; kept in memory and, when ``cache``, in
+    ``cache_dir()/omniglyphs-v*.npz``.
     """
     if min(n_classes, n_per_class, size) < 1:
         raise ValueError("omniglyphs: n_classes, n_per_class and size must be >= 1")
