@@ -39,8 +39,8 @@ def _one_line(err: Exception) -> str:
 @click.group("fewshot")
 def fewshot():
     """Few-shot classification with MAML / FO-MAML / ANIL / FO-ANIL on a NumPy Conv-4
-    (Finn17, Raghu20, Kao22). Data: procedural glyphs (no download), Omniglot, mini-ImageNet,
-    or an .npz of images and labels."""
+    (Finn17, Raghu20, Kao22). Data: procedural glyphs or the Omniglot-sized omniglyphs (no
+    download), Omniglot, mini-ImageNet, or an .npz of images and labels."""
 
 
 def _opt(name, help_, **kw):
@@ -75,8 +75,13 @@ _TRAIN_OPTIONS = [
     _opt("dataset", "Data source.", type=click.Choice(DATASETS)),
     _opt("data-path", "Folder or file of on-disk data.", type=click.Path()),
     _opt("image-size", "Image side after resizing (28; 84 for mini-ImageNet).", type=int),
-    _opt("n-classes", "Number of glyph classes.", type=int),
-    _opt("seed", "Seed of initialisation, episodes and class split.", type=int),
+    _opt("n-classes", "Number of glyph classes (glyphs, omniglyphs).", type=int),
+    _opt("split-seed", "Seed of the train/val/test class split (not changed by --seed).",
+         type=int),
+    click.option("--rotations/--no-rotations", default=None,
+                 help="Add every class turned by 90, 180 and 270° as three new classes of the "
+                      "same split (Finn17).  [default: no-rotations]"),
+    _opt("seed", "Seed of initialisation and episodes.", type=int),
     _opt("eval-every", "Validation (metrics.csv row) every N steps.", type=int),
     _opt("val-tasks", "Validation tasks per row.", type=int),
     _opt("ckpt-every", "Checkpoint every N steps.", type=int),

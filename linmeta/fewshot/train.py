@@ -2,9 +2,9 @@
 
 A run directory holds ``config.json``, ``metrics.csv`` (train and validation loss/accuracy over
 time), ``learning_curve.png``, ``checkpoints/step_XXXXXXX.npz`` and, at the end, ``results.json``
-(test accuracy). Every file is written atomically. A checkpoint stores the parameters, Adam's
-state, the episode generator's state and the running training averages, so ``resume`` continues
-bit for bit.
+(test accuracy); ``split.json`` records the classes of each split. Every file is written
+atomically. A checkpoint stores the parameters, Adam's state, the episode generator's state and
+the running training averages, so ``resume`` continues bit for bit.
 """
 
 from __future__ import annotations
@@ -57,10 +57,12 @@ class TrainConfig:
     channels: int = 32
     block_order: str = "finn"  # finn: conv→BN→pool→ReLU | kao: conv→ReLU→BN→pool, ends in BN
     downsample: str = "pool"  # pool | stride (Kao22's stride-2 Omniglot net; kao only)
-    dataset: str = "glyphs"  # glyphs | omniglot | miniimagenet | npz
+    dataset: str = "glyphs"  # glyphs | omniglyphs | omniglot | miniimagenet | npz
     data_path: str | None = None
     image_size: int | None = None  # default 28 (84 for mini-ImageNet)
-    n_classes: int = 1623  # glyphs only
+    n_classes: int = 1623  # glyphs and omniglyphs only
+    split_seed: int = 0  # the class split; independent of seed
+    rotations: bool = False  # classes turned by 90°, 180°, 270° as new classes (Finn17)
     seed: int = 0
     eval_every: int = 25
     val_tasks: int = 100
@@ -126,9 +128,9 @@ def build(config: TrainConfig):
     """``(net, data, xp, dtype)`` for a config; data is ``{split: uint8 class pool}``."""
     xp = get_xp(config.backend)
     dtype = get_dtype(config.dtype)
-    data = load_dataset(config.dataset, config.data_path, seed=config.seed,
+    data = load_dataset(config.dataset, config.data_path, split_seed=config.split_seed,
                         image_size=config.image_size, n_classes=config.n_classes,
-                        n_way=config.n_way)
+                        n_way=config.n_way, rotations=config.rotations)
     h, w, c = data["train"].shape[2:]
     if h != w:
         raise ValueError(f"images must be square, got {h}x{w}")
@@ -303,6 +305,7 @@ def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dic
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoints").mkdir(exist_ok=True)
     atomic_write_text(out / "config.json", config.to_json() + "\n")
+    atomic_write_text(out / "split.json", json.dumps(data.split) + "\n")
     t0 = time.perf_counter() - (rows[-1]["elapsed_s"] if rows else 0.0)
     title = (f"{config.algorithm}, {config.n_way}-way {config.k_shot}-shot, {config.dataset}"
              f"{', zeroing' if config.zeroing else ''}")

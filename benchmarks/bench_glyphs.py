@@ -1,0 +1,45 @@
+"""Build time of the procedural few-shot sets on one core (cache off).
+
+    python benchmarks/bench_glyphs.py              # omniglyphs at its default size
+    python benchmarks/bench_glyphs.py --repeat 5 --n-classes 1623
+
+Prints the minimum and median wall time of ``--repeat`` builds of ``omniglyphs`` (1,623
+characters × 20 examples at 28 px by default), with one BLAS thread.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+from linmeta.fewshot.data import OMNIGLYPH_VERSION, omniglyphs  # noqa: E402
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--n-classes", type=int, default=1623)
+    p.add_argument("--n-per-class", type=int, default=20)
+    p.add_argument("--size", type=int, default=28)
+    args = p.parse_args(argv)
+    times = []
+    for _ in range(args.repeat):
+        omniglyphs.cache_clear()
+        t0 = time.perf_counter()
+        arr = omniglyphs(args.n_classes, args.n_per_class, args.size, cache=False)
+        times.append(time.perf_counter() - t0)
+    print(f"omniglyphs v{OMNIGLYPH_VERSION} {arr.shape} ({arr.nbytes / 1e6:.1f} MB), one "
+          f"thread, {platform.processor() or platform.machine()}, load average "
+          f"{os.getloadavg()[0]:.1f}: min {min(times):.2f} s, median "
+          f"{statistics.median(times):.2f} s over {args.repeat} builds")
+
+
+if __name__ == "__main__":
+    main()
