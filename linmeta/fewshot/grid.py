@@ -28,11 +28,15 @@ Measurements (each a key of the point file):
                     same process on the same batches (so the ratio is fair under any load).
 ``diagnosis``       share of the test features' squared norm in their mean direction, and the
                     body's and the head's share of the inner-loop parameter change.
+
+Every point also records ``data_sha256``, a fingerprint of each class pool, so that points
+computed from different versions of a generated data set cannot be mixed unnoticed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -267,7 +271,8 @@ def measure(setting: Setting, tier: Tier, cfg: TrainConfig, out: Path) -> dict:
     net, data, _, dtype = build(cfg)
     states = _checkpoint_states(out, net, cfg, dtype)
     final = states[-1][1]
-    res: dict = {}
+    res: dict = {"data_sha256": {k: hashlib.sha256(np.ascontiguousarray(v).tobytes())
+                                 .hexdigest()[:16] for k, v in sorted(data.items())}}
     probe = _batches(data["test"], tier.probe_tasks, cfg, TEST_SEED, dtype)
     m = setting.measures
     if "test" in m:
