@@ -194,3 +194,13 @@ def test_cupy_matches_numpy():  # pragma: no cover - needs a GPU
 
 def test_data_error_is_a_value_error():
     assert issubclass(D.DataError, ValueError)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 50])
+def test_evaluation_in_task_chunks_changes_no_value(chunk):
+    cfg = TINY
+    net, data, xp, dt = build(cfg)
+    st = init_state(cfg, net, xp, dt)
+    kw = dict(tasks=12, batch=5, seed=0, dtype=dt, **eval_kwargs(cfg))
+    ref = evaluate(net, st.params, data["test"], chunk=10**6, **kw)
+    assert evaluate(net, st.params, data["test"], chunk=chunk, **kw) == ref
