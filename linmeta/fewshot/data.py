@@ -122,20 +122,28 @@ def glyphs(n_classes: int = 1623, n_per_class: int = 20, size: int = 28, seed: i
     if min(n_classes, n_per_class, size) < 1:
         raise ValueError("glyphs: n_classes, n_per_class and size must be >= 1")
     path = cache_dir() / f"glyphs-v{GLYPH_VERSION}-s{seed}-c{n_classes}-k{n_per_class}-{size}.npz"
+    return _cached_images(path, (n_classes, n_per_class, size, size, 1), cache, lambda: np.stack(
+        [_glyph_class(seed, c, n_per_class, size) for c in range(n_classes)])[..., None])
+
+
+def _cached_images(path: Path, shape: tuple, cache: bool, make) -> np.ndarray:
+    """The ``uint8`` images of shape ``shape`` in the cache file ``path``, else ``make()``
+    (written to ``path`` when ``cache``). A broken or mismatched file is regenerated, and an
+    unwritable cache only costs time."""
     if cache and path.exists():
         try:
             with open(path, "rb") as fh, np.load(fh) as f:
                 arr = f["images"]
-            if arr.shape == (n_classes, n_per_class, size, size, 1):
+            if arr.shape == shape and arr.dtype == np.uint8:
                 return arr
         except (OSError, ValueError, KeyError, EOFError):
-            pass  # a broken cache file is regenerated below
-    arr = np.stack([_glyph_class(seed, c, n_per_class, size) for c in range(n_classes)])[..., None]
+            pass
+    arr = make()
     if cache:
         try:
             atomic_save_npz(path, images=arr)
         except OSError:
-            pass  # an unwritable cache only costs time
+            pass
     return arr
 
 
@@ -401,28 +409,19 @@ def omniglyphs(n_classes: int = 1623, n_per_class: int = 20, size: int = 28, see
     path = cache_dir() / (f"omniglyphs-v{OMNIGLYPH_VERSION}-s{seed}-c{n_classes}"
                           f"-a{alphabet[-1] + 1}-k{n_per_class}-{size}.npz")
     shape = (n_classes, n_per_class, size, size, 1)
-    if cache and path.exists():
-        try:
-            with open(path, "rb") as fh, np.load(fh) as f:
-                arr = f["images"]
-            if arr.shape == shape and arr.dtype == np.uint8:
-                return arr
-        except (OSError, ValueError, KeyError, EOFError):
-            pass  # a broken cache file is regenerated below
-    styles = [_alphabet_style(np.random.default_rng(
-        np.random.SeedSequence(seed, spawn_key=(OMNIGLYPH_VERSION, 1, a))))
-        for a in range(alphabet[-1] + 1)]
-    arr = np.empty(shape, np.uint8)
-    for c, a in enumerate(alphabet):
-        rng = np.random.default_rng(np.random.SeedSequence(seed,
-                                                           spawn_key=(OMNIGLYPH_VERSION, 2, c)))
-        arr[c, ..., 0] = _draw(rng, _character(rng, styles[a]), styles[a], n_per_class, size)
-    if cache:
-        try:
-            atomic_save_npz(path, images=arr)
-        except OSError:
-            pass  # an unwritable cache only costs time
-    return arr
+
+    def make():
+        styles = [_alphabet_style(np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(OMNIGLYPH_VERSION, 1, a))))
+            for a in range(alphabet[-1] + 1)]
+        arr = np.empty(shape, np.uint8)
+        for c, a in enumerate(alphabet):
+            rng = np.random.default_rng(
+                np.random.SeedSequence(seed, spawn_key=(OMNIGLYPH_VERSION, 2, c)))
+            arr[c, ..., 0] = _draw(rng, _character(rng, styles[a]), styles[a], n_per_class, size)
+        return arr
+
+    return _cached_images(path, shape, cache, make)
 
 
 def nn_accuracy(images: np.ndarray, alphabet=None, *, n_way: int = 5, tasks: int = 1000,
