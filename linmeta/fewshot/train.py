@@ -34,7 +34,7 @@ from .evaluate import evaluate
 from .layers import LOSSES
 from .meta import InnerSpec, canonical_name, get_algorithm, zero_head
 from .network import BLOCK_ORDERS, DOWNSAMPLES, conv4, flatten_tree, init_params, unflatten_tree
-from .optim import AdamState, adam
+from .optim import AdamState, Optimizer, adam
 from .parallel import meta_gradient_threads
 
 
@@ -114,6 +114,10 @@ class TrainConfig:
         """The inner loop of this run, with τ = ``steps`` (default: ``inner_steps``)."""
         return InnerSpec.named(self.algorithm, lr=self.inner_lr, loss=self.loss,
                                steps=self.inner_steps if steps is None else steps)
+
+    def optimizer(self) -> Optimizer:
+        """The outer optimiser of this run: Adam at rate ``outer_lr``."""
+        return adam(self.outer_lr)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -202,7 +206,7 @@ def init_state(config: TrainConfig, net, xp, dtype) -> TrainState:
                          dtype, xp)
     if config.zeroing:
         params = zero_head(net, params)
-    return TrainState(0, params, adam(config.outer_lr).init(params), stream(config.seed, "train"),
+    return TrainState(0, params, config.optimizer().init(params), stream(config.seed, "train"),
                       (0.0, 0.0, 0))
 
 
@@ -215,7 +219,7 @@ def train_step(net, state: TrainState, config: TrainConfig, pool, xp, dtype):
                          config.n_query, dtype=dtype, xp=xp)
     grads, info = meta_gradient_threads(net, state.params, ep, config.inner(),
                                         workers=config.workers)
-    params, opt_state = adam(config.outer_lr).update(grads, state.adam, state.params)
+    params, opt_state = config.optimizer().update(grads, state.adam, state.params)
     if config.zeroing:
         params = zero_head(net, params)
     s, a, n = state.running
