@@ -65,14 +65,15 @@ def _linmeta_params(channels, n_way, size, c_in, dtype="float32", order="finn"):
 
 def linmeta_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32",
                  workers=1, order="finn"):
+    from linmeta.fewshot.meta import InnerSpec
     from linmeta.fewshot.parallel import meta_gradient_threads
 
     net = _net(channels, n_way, size, c_in, order)
     params = _linmeta_params(channels, n_way, size, c_in, dtype, order)
+    spec = InnerSpec.named(algorithm, lr=inner_lr, steps=steps)
 
     def step(batch):
-        return meta_gradient_threads(net, params, batch, algorithm=algorithm,
-                                     inner_lr=inner_lr, inner_steps=steps, workers=workers)
+        return meta_gradient_threads(net, params, batch, spec, workers=workers)
 
     return step
 
@@ -98,9 +99,11 @@ def torch_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="f
     params["hb"] = torch.tensor(lm["head"]["b"])
     for v in params.values():
         v.requires_grad_()
+    from linmeta.fewshot.meta import get_algorithm
+
     head_keys = ["hw", "hb"]
-    exact = algorithm in ("maml", "anil")
-    adapt_keys = head_keys if algorithm in ("anil", "foanil") else list(params)
+    exact = get_algorithm(algorithm).exact
+    adapt_keys = head_keys if get_algorithm(algorithm).adapts == "head" else list(params)
 
     def bn(p, x, i):
         return F.batch_norm(x, None, None, p[f"g{i}"], p[f"b{i}"], training=True)
@@ -270,7 +273,7 @@ def gpu_table(args) -> None:
         return
     import cupy
 
-    from linmeta.fewshot.meta import meta_gradient
+    from linmeta.fewshot.meta import InnerSpec, meta_gradient
     from linmeta.fewshot.network import conv4, tree_map
 
     net = conv4(args.n_way, args.channels, args.image_size, args.in_channels)
@@ -282,9 +285,10 @@ def gpu_table(args) -> None:
     print("| algorithm | CPU iter/s | GPU iter/s | GPU / CPU |")
     print("|---|---:|---:|---:|")
     for alg in args.algorithms.split(","):
-        def step(b, alg=alg):
-            meta_gradient(net, params, b, algorithm=alg, inner_lr=args.inner_lr,
-                          inner_steps=args.inner_steps)
+        spec = InnerSpec.named(alg, lr=args.inner_lr, steps=args.inner_steps)
+
+        def step(b, spec=spec):
+            meta_gradient(net, params, b, spec)
             cupy.cuda.Stream.null.synchronize()
 
         t_gpu = time_it(step, batch, args.repeats)
@@ -343,7 +347,7 @@ def main(argv=None):
     ap.add_argument("--inner-lr", type=float, default=0.4)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--block-order", choices=["finn", "kao"], default="finn")
-    ap.add_argument("--algorithms", default="fomaml,foanil,anil,maml")
+    ap.add_argument("--algorithms", default="fo_maml,fo_anil,anil,maml")
     ap.add_argument("--protocol", action="store_true",
                     help="the claims grid's tier (28 px, 32 channels, meta-batch 8, 5 queries), "
                          "both block orders, 1 and 2 threads")

@@ -7,6 +7,7 @@ gives a one-line error and exit code 2, as the other ``fewshot`` commands do.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sys
@@ -19,6 +20,7 @@ from linmeta.backend import BackendError
 from linmeta.results import atomic_savefig, atomic_write_text
 
 from .data import DataError
+from .episodes import sample_episodes, stream
 from .train import RunError, TrainConfig, build, init_state, load_checkpoint
 
 
@@ -61,9 +63,7 @@ def _float64(tree):
 
 
 def _episodes(config, pool, tasks, seed):
-    from .episodes import sample_episodes
-
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(5,)))
+    rng = stream(seed, "contrastive")
     return tuple(sample_episodes(pool, rng, tasks, config.n_way, config.k_shot, config.n_query,
                                  dtype=np.float64))
 
@@ -105,8 +105,9 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
     negative coefficient C(s, q) (Kao22's noise) is written to coefficients.csv, with the head as
     trained and with the head zeroed.
     """
-    from .contrastive import coefficient_signs, identity_table, plot_identities, plot_negative_share
+    from .contrastive import coefficient_signs, identity_table
     from .meta import zero_head
+    from .plotting import plot_identities, plot_negative_share
 
     def say(msg):
         if not quiet:
@@ -148,8 +149,8 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
                     heads.append(("zeroed", zero_head(net, params)))
                 for head, p in heads:
                     for n in steps:
-                        s = coefficient_signs(net, p, share_batch, inner_lr=eta, steps=n,
-                                              loss=config.loss)
+                        spec = dataclasses.replace(config.inner(n), lr=eta)
+                        s = coefficient_signs(net, p, share_batch, spec)
                         share_rows.append({"source": label, "step": step, "head": head,
                                            "inner_steps": n, "label": f"{label}, head {head}, "
                                            f"N={n}", **s})

@@ -15,11 +15,17 @@ import click
 from linmeta.backend import BackendError
 
 from .data import DATASETS, DataError
-from .meta import ALGORITHMS
+from .meta import ALGORITHMS, ALIASES
 from .network import BLOCK_ORDERS, DOWNSAMPLES
-from .train import RunError, TrainConfig, build, eval_kwargs, latest_checkpoint, load_checkpoint
-
-_DEF = TrainConfig()
+from .train import (
+    FIELD_HELP,
+    RunError,
+    TrainConfig,
+    build,
+    eval_kwargs,
+    latest_checkpoint,
+    load_checkpoint,
+)
 
 
 class FewshotError(click.ClickException):
@@ -43,53 +49,30 @@ def fewshot():
     download), Omniglot, mini-ImageNet, or an .npz of images and labels."""
 
 
-def _opt(name, help_, **kw):
-    default = getattr(_DEF, name.replace("-", "_"))
-    return click.option(f"--{name}", default=None, show_default=str(default), help=help_, **kw)
+#: Value lists and click types of the fields whose type alone does not say (ALIASES: the old
+#: spellings of the algorithms are still accepted).
+_CHOICES = {"algorithm": sorted([*ALGORITHMS, *ALIASES]), "loss": ["ce", "mse"],
+            "head_init": ["random", "zero"], "block_order": BLOCK_ORDERS,
+            "downsample": DOWNSAMPLES, "dataset": DATASETS, "backend": ["numpy", "cupy"]}
+_TYPES = {"data_path": click.Path(), "image_size": int}
 
 
-_TRAIN_OPTIONS = [
-    _opt("algorithm", "Meta-learning algorithm.", type=click.Choice(sorted(ALGORITHMS))),
-    _opt("n-way", "Classes per task.", type=int),
-    _opt("k-shot", "Support examples per class.", type=int),
-    _opt("n-query", "Query examples per class.", type=int),
-    _opt("meta-batch", "Tasks per outer step.", type=int),
-    _opt("steps", "Outer steps (total, also when resuming).", type=int),
-    _opt("inner-lr", "Inner learning rate α.", type=float),
-    _opt("inner-steps", "Inner steps during meta-training.", type=int),
-    _opt("inner-steps-test", "Inner steps at validation and test time.", type=int),
-    _opt("outer-lr", "Adam learning rate.", type=float),
-    _opt("loss", "Loss.", type=click.Choice(["ce", "mse"])),
-    click.option("--zeroing/--no-zeroing", default=None,
-                 help="Kao22's zeroing trick: head set to 0 after every outer step and before "
-                      "test-time adaptation.  [default: no-zeroing]"),
-    _opt("head-init", "Head initialisation.", type=click.Choice(["random", "zero"])),
-    _opt("head-scale", "Scale s of a random head.", type=float),
-    _opt("channels", "Conv-4 channels (Finn17: 64 Omniglot, 32 mini-ImageNet).", type=int),
-    _opt("block-order", "Conv block: finn = conv→BN→pool→ReLU (Finn17, Raghu20); kao = "
-                        "conv→ReLU→BN→pool with the last block ending in BN (Kao22's code).",
-         type=click.Choice(BLOCK_ORDERS)),
-    _opt("downsample", "pool = 2×2 max-pool per block; stride = Kao22's stride-2 Omniglot "
-                       "convs without pooling (needs --block-order kao).",
-         type=click.Choice(DOWNSAMPLES)),
-    _opt("dataset", "Data source.", type=click.Choice(DATASETS)),
-    _opt("data-path", "Folder or file of on-disk data.", type=click.Path()),
-    _opt("image-size", "Image side after resizing (28; 84 for mini-ImageNet).", type=int),
-    _opt("n-classes", "Number of glyph classes (glyphs, omniglyphs).", type=int),
-    _opt("split-seed", "Seed of the train/val/test class split (not changed by --seed).",
-         type=int),
-    click.option("--rotations/--no-rotations", default=None,
-                 help="Add every class turned by 90, 180 and 270° as three new classes of the "
-                      "same split (Finn17).  [default: no-rotations]"),
-    _opt("seed", "Seed of initialisation and episodes.", type=int),
-    _opt("eval-every", "Validation (metrics.csv row) every N steps.", type=int),
-    _opt("val-tasks", "Validation tasks per row.", type=int),
-    _opt("ckpt-every", "Checkpoint every N steps.", type=int),
-    _opt("test-tasks", "Test tasks at the end (0: none).", type=int),
-    _opt("backend", "Array backend.", type=click.Choice(["numpy", "cupy"])),
-    _opt("workers", "Threads over the tasks of a meta-batch (e.g. 2 on 2 cores; results then "
-                    "differ from 1 worker in the last bits).", type=int),
-]
+def _train_option(f: dataclasses.Field):
+    """The option of a :class:`TrainConfig` field; unset (``None``) keeps the default."""
+    name = f.name.replace("_", "-")
+    if isinstance(f.default, bool):
+        default = name if f.default else f"no-{name}"
+        return click.option(f"--{name}/--no-{name}", default=None,
+                            help=f"{FIELD_HELP[f.name]}  [default: {default}]")
+    if f.name in _CHOICES:
+        kind = click.Choice(_CHOICES[f.name])
+    else:
+        kind = _TYPES.get(f.name, type(f.default))
+    return click.option(f"--{name}", default=None, show_default=str(f.default),
+                        help=FIELD_HELP[f.name], type=kind)
+
+
+_TRAIN_OPTIONS = [_train_option(f) for f in dataclasses.fields(TrainConfig) if f.name in FIELD_HELP]
 
 
 def _apply(options):

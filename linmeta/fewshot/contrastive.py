@@ -44,6 +44,7 @@ the encoder, whose support gradient ``w_0 r_s`` vanishes).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
@@ -51,12 +52,13 @@ import numpy as np
 from linmeta.backend import array_module, to_numpy
 
 from .layers import LOSSES
-from .meta import inner_loop, meta_gradient, zero_head
+from .meta import InnerSpec, inner_loop, meta_gradient, zero_head
 from .network import Network, backward, forward, head_index, tree_map
 
 #: The algorithm whose encoder gradient each form is compared with: (order, EFIL) -> name.
-REFERENCE = {("fo", True): "foanil", ("so", True): "anil",
-             ("fo", False): "fomaml", ("so", False): "maml"}
+REFERENCE = {("fo", True): "fo_anil", ("so", True): "anil",
+             ("fo", False): "fo_maml", ("so", False): "maml"}
+
 
 
 def residual(z, y, loss: str = "ce"):
@@ -91,24 +93,22 @@ class Decomposition(NamedTuple):
     grads: dict
 
 
-def head_residuals(net: Network, params: dict, hs, ys, hq, yq, *, inner_lr: float, steps: int,
-                   loss: str = "ce"):
-    """Residuals of an EFIL inner loop (head only) on features ``hs (T, N_s, F)``.
+def head_residuals(net: Network, params: dict, hs, ys, hq, yq, spec: InnerSpec):
+    """Residuals of an EFIL inner loop (head only; α, τ and the loss of ``spec``) on features
+    ``hs (T, N_s, F)``.
 
     Returns ``(r_s (N, T, N_s, K), r_q (T, N_q, K))``: the support residuals
     ``r_s^{(p−1)}`` at the head ``w_{p−1}`` for ``p = 1 … N``, and the query residual at ``w_N``.
     """
     head = net[head_index(net):]  # the head as a network of its own, fed the features
     xp = array_module(hs)
-    inner = inner_loop(head, params, hs, ys, adapt="all", lr=inner_lr, steps=steps, loss=loss,
-                       keep=True)
-    rs = [residual(z, ys, loss) for _, _, _, z in inner.trace]
+    inner = inner_loop(head, params, hs, ys, dataclasses.replace(spec, adapts="all"), keep=True)
+    rs = [residual(z, ys, spec.loss) for _, _, _, z in inner.trace]
     zq, _ = forward(head, {**params, **inner.theta}, hq)
-    return xp.stack(rs) if rs else None, residual(zq, yq, loss)
+    return xp.stack(rs) if rs else None, residual(zq, yq, spec.loss)
 
 
-def decompose(net: Network, params: dict, batch, *, inner_lr: float, steps: int,
-              loss: str = "ce", order: str = "fo") -> Decomposition:
+def decompose(net: Network, params: dict, batch, spec: InnerSpec) -> Decomposition:
     """The contrastive form's encoder gradient for a meta-batch (Kao22 §3, App. C Eq. 26).
 
     Parameters
@@ -116,9 +116,10 @@ def decompose(net: Network, params: dict, batch, *, inner_lr: float, steps: int,
     net, params : the network and the initial point θ = {ϕ, w_0} (the head is used as given;
         apply :func:`~linmeta.fewshot.meta.zero_head` first for the zeroing trick).
     batch : ``(xs (T, N_s, H, W, C), ys (T, N_s), xq (T, N_q, H, W, C), yq (T, N_q))``.
-    inner_lr, steps : η and N of the head's inner loop (N ≥ 1).
-    loss : 'ce' or 'mse'.
-    order : 'fo' (sg on ``C φ(s)``) or 'so' (sg on ``C`` only).
+    spec : the inner loop: η = ``spec.lr``, N = ``spec.steps`` (N ≥ 1) and the loss of the
+        head's inner loop; the FO form (sg on ``C φ(s)``) for a first-order ``spec``, the SO
+        form (sg on ``C`` only) for an exact one. The form is EFIL's whatever ``spec.adapts``
+        says; ``spec`` names the gradient it is compared with.
 
     Returns
     -------
@@ -127,17 +128,15 @@ def decompose(net: Network, params: dict, batch, *, inner_lr: float, steps: int,
         loss, computed from ``G_q = (w_0 r_q + η E_S C φ(s)) / (T N_q)`` and, for SO,
         ``G_s = η E_Q C φ(q) / (T N_s)``.
     """
-    if steps < 1:
+    if spec.steps < 1:
         raise ValueError("the contrastive form needs at least one inner step")
-    if order not in ("fo", "so"):
-        raise ValueError(f"order must be 'fo' or 'so', got {order!r}")
+    inner_lr = spec.lr
     xs, ys, xq, yq = batch
     hi = head_index(net)
     hs, cache_s = features(net, params, xs)  # (T, N_s, F)
     hq, cache_q = features(net, params, xq)  # (T, N_q, F)
     xp = array_module(hs)
-    rs, rq = head_residuals(net, params, hs, ys, hq, yq, inner_lr=inner_lr, steps=steps,
-                            loss=loss)
+    rs, rq = head_residuals(net, params, hs, ys, hq, yq, spec)
     t, n_s, n_q = hs.shape[0], hs.shape[1], hq.shape[1]
     coeff_steps = -xp.einsum("ptsk,tqk->ptsq", rs, rq)  # c_p(s, q)
     coeff = coeff_steps.sum(axis=0)  # C(s, q)  (T, N_s, N_q)
@@ -147,21 +146,18 @@ def decompose(net: Network, params: dict, batch, *, inner_lr: float, steps: int,
     cot_q = (interference + contrast_q) / (t * n_q)
     g, _, _ = backward(net, params, cache_q, cot_q, 0, hi, per_task=False)
     cot_s = None
-    if order == "so":
+    if spec.exact:
         cot_s = inner_lr / (t * n_s * n_q) * xp.einsum("tsq,tqf->tsf", coeff, hq)
         gs, _, _ = backward(net, params, cache_s, cot_s, 0, hi, per_task=False)
         g = tree_map(lambda a, b: a + b, g, gs)
     return Decomposition(coeff_steps, coeff, interference, contrast_q, cot_q, cot_s, g)
 
 
-def backprop_encoder_grad(net: Network, params: dict, batch, *, inner_lr: float, steps: int,
-                          loss: str = "ce", order: str = "fo", efil: bool = True) -> dict:
-    """The engine's meta-gradient restricted to the encoder (every layer before the head).
-
-    ``efil=True``: FO-ANIL / ANIL (the setting of Kao22's derivation); ``False``: FO-MAML / MAML.
-    """
-    grads, _ = meta_gradient(net, params, batch, algorithm=REFERENCE[(order, efil)],
-                             inner_lr=inner_lr, inner_steps=steps, loss=loss)
+def backprop_encoder_grad(net: Network, params: dict, batch, spec: InnerSpec) -> dict:
+    """The engine's meta-gradient of ``spec`` restricted to the encoder (every layer before
+    the head): FO-ANIL / ANIL is the setting of Kao22's derivation, FO-MAML / MAML the EFIL
+    approximation."""
+    grads, _ = meta_gradient(net, params, batch, spec)
     head = net[head_index(net)].name
     return {n: d for n, d in grads.items() if n != head}
 
@@ -202,6 +198,8 @@ def identity_table(net: Network, params: dict, batch, *, inner_lr: float, steps=
     ``exact_expected`` (:func:`is_exact`), ``rel_error = ‖g_form − g_bp‖ / ‖g_bp‖`` and
     ``cosine`` over the encoder's parameters, and ``w0_norm`` (Frobenius norm of the head).
     """
+    if not set(orders) <= {"fo", "so"}:
+        raise ValueError(f"orders must be 'fo' or 'so', got {orders!r}")
     rows = []
     for z in zeroing:
         p = zero_head(net, params) if z else params
@@ -209,11 +207,11 @@ def identity_table(net: Network, params: dict, batch, *, inner_lr: float, steps=
         for loss in losses:
             for n in steps:
                 for order in orders:
-                    form = decompose(net, p, batch, inner_lr=inner_lr, steps=n, loss=loss,
-                                     order=order).grads
-                    for e in efil:
-                        bp = backprop_encoder_grad(net, p, batch, inner_lr=inner_lr, steps=n,
-                                                   loss=loss, order=order, efil=e)
+                    specs = {e: InnerSpec.named(REFERENCE[(order, e)], lr=inner_lr, steps=n,
+                                                loss=loss) for e in efil}
+                    form = decompose(net, p, batch, next(iter(specs.values()))).grads
+                    for e, spec in specs.items():
+                        bp = backprop_encoder_grad(net, p, batch, spec)
                         rows.append(dict(
                             order=order, steps=n, loss=loss, zeroing=bool(z), efil=bool(e),
                             reference=REFERENCE[(order, e)],
@@ -229,77 +227,22 @@ def pair_masks(ys, yq):
     return same, ~same
 
 
-def coefficient_signs(net: Network, params: dict, batch, *, inner_lr: float, steps: int = 1,
-                      loss: str = "ce") -> dict:
+def coefficient_signs(net: Network, params: dict, batch, spec: InnerSpec) -> dict:
     """Signs of ``C(s, q)`` by pair type (Kao22 §3: the noise of a random or learnt ``w_0``).
 
     With the zeroing trick and CE, ``C = q_t − 1_{t=u}`` after one step: negative on same-class
     pairs, positive on different-class pairs. Returns ``neg_share_diff`` (share of
     different-class pairs with ``C < 0``: the "wrong-sign" pairs), ``pos_share_same`` (share of
-    same-class pairs with ``C > 0``), and the mean ``C`` of each pair type.
+    same-class pairs with ``C > 0``), and the mean ``C`` of each pair type. ``C`` depends on
+    ``spec``'s α, τ and loss only.
     """
     xs, ys, xq, yq = batch
     hs, _ = features(net, params, xs)
     hq, _ = features(net, params, xq)
-    rs, rq = head_residuals(net, params, hs, ys, hq, yq, inner_lr=inner_lr, steps=steps,
-                           loss=loss)
+    rs, rq = head_residuals(net, params, hs, ys, hq, yq, spec)
     xp = array_module(hs)
     c = to_numpy(-xp.einsum("ptsk,tqk->tsq", rs, rq))
     same, diff = pair_masks(to_numpy(ys), to_numpy(yq))
     return {"neg_share_diff": float((c[diff] < 0).mean()),
             "pos_share_same": float((c[same] > 0).mean()),
             "mean_c_diff": float(c[diff].mean()), "mean_c_same": float(c[same].mean())}
-
-
-# ---------------------------------------------------------------------------- figures
-
-
-def plot_identities(rows: list, title: str = ""):
-    """Relative error ``‖g_form − g_bp‖ / ‖g_bp‖`` per case on a log axis, one panel per source.
-
-    Green bars are the cases the derivation says are identities (round-off expected), orange the
-    approximations (their residual is the measured size of the dropped terms).
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
-    sources = list(dict.fromkeys(r.get("source", "") for r in rows)) or [""]
-    fig = Figure(figsize=(11, 3.2 * len(sources) + 0.8), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(len(sources), 1, squeeze=False)[:, 0])
-    for ax, src in zip(axes, sources, strict=True):
-        sub = [r for r in rows if r.get("source", "") == src]
-        labels = [f"{'MAML' if not r['efil'] else 'ANIL'} {r['order'].upper()} N={r['steps']} "
-                  f"{r['loss']}{' zero' if r['zeroing'] else ''}" for r in sub]
-        vals = [max(r["rel_error"], 1e-17) for r in sub]
-        colors = ["tab:green" if r["exact_expected"] else "tab:orange" for r in sub]
-        ax.bar(range(len(sub)), vals, color=colors, bottom=1e-17)
-        ax.set_yscale("log")
-        ax.set_ylim(1e-17, 10)
-        ax.axhline(1e-10, color="k", lw=0.8, ls="--")
-        ax.set_xticks(range(len(sub)), labels, rotation=90, fontsize=6)
-        ax.set_ylabel("relative error of the\nencoder gradient")
-        step = sub[0].get("step") if sub else None
-        ax.set_title(f"{src}" + (f" (step {step})" if step is not None else ""), fontsize=8)
-    fig.legend(handles=[Patch(color="tab:green", label="identity (exact by derivation)"),
-                        Patch(color="tab:orange", label="approximation (terms dropped)")],
-               fontsize=7, loc="outside upper right", ncols=2)
-    fig.suptitle(title or "Kao22: the contrastive form of the encoder gradient against backprop "
-                 "(dashed: 1e-10)", fontsize=9)
-    return fig
-
-
-def plot_negative_share(rows: list, title: str = ""):
-    """Share of different-class pairs with ``C(s, q) < 0`` against the outer step, per run."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    for label in dict.fromkeys(r["label"] for r in rows):
-        pts = sorted((r["step"], r["neg_share_diff"]) for r in rows if r["label"] == label)
-        ax.plot(*zip(*pts, strict=True), "o-", ms=3, label=label)
-    ax.set_xlabel("outer step")
-    ax.set_ylabel("share of different-class pairs with c(s,q) < 0")
-    ax.set_ylim(-0.02, None)
-    ax.legend(fontsize=7)
-    ax.set_title(title or "Kao22's noise: wrong-sign contrastive coefficients", fontsize=9)
-    return fig

@@ -19,6 +19,8 @@ import numpy as np
 
 from linmeta.results import atomic_savez
 
+from .episodes import stream
+
 GLYPH_VERSION = 1
 
 
@@ -459,8 +461,7 @@ def split_classes(n_classes: int, sizes, seed: int) -> dict:
     n_train, n_val, n_test = sizes
     if min(sizes) < 0 or n_train + n_val + n_test > n_classes:
         raise DataError(f"class split {tuple(sizes)} does not fit {n_classes} classes")
-    perm = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,))).permutation(
-        n_classes)
+    perm = stream(seed, "split").permutation(n_classes)
     return {
         "train": np.sort(perm[:n_train]),
         "val": np.sort(perm[n_train : n_train + n_val]),

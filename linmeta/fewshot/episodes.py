@@ -6,6 +6,25 @@ from typing import NamedTuple
 
 import numpy as np
 
+#: The few-shot module's random streams: ``SeedSequence(seed, spawn_key=STREAMS[name])``.
+#: ``init`` and ``train`` are the two children of ``SeedSequence(seed).spawn(2)`` (a run's
+#: initial parameters and its training episodes). The glyph sets draw their images from keys
+#: that start with their version number (:mod:`linmeta.fewshot.data`).
+STREAMS: dict[str, tuple] = {
+    "init": (0,),  # initial parameters of a run
+    "train": (1,),  # a run's training episodes
+    "contrastive": (5,),  # episodes of the contrastive command
+    "split": (7,),  # the train / val / test class split (seeded by split_seed)
+    "eval": (11,),  # validation and test tasks
+    "probe": (23,),  # the grid's probe and timing meta-batches
+    "cosine": (29,),  # the grid's feature-cosine classes
+}
+
+
+def stream(seed: int, name: str) -> np.random.Generator:
+    """The generator of stream ``name`` of :data:`STREAMS` under ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=STREAMS[name]))
+
 
 class Episodes(NamedTuple):
     """A meta-batch of T tasks (arrays of the chosen backend, images scaled to [0, 1]).

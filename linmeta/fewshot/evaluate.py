@@ -1,16 +1,24 @@
-"""Accuracy on held-out classes with the 95% interval of Finn17 (mean over ≥ 600 tasks)."""
+"""Accuracy on held-out classes with the 95% interval of Finn17 (mean over ≥ 600 tasks).
+
+One evaluation loop, :func:`evaluate_predictor`, scores any ``predict(xs, ys, xq) -> logits``;
+:func:`evaluate` is it applied to test-time adaptation. Both draw their tasks from the ``eval``
+stream (:data:`~linmeta.fewshot.episodes.STREAMS`), so with the same ``seed`` they score the
+same tasks.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from linmeta.backend import to_numpy
 
-from .episodes import sample_episodes
+from .episodes import sample_episodes, stream
 from .layers import LOSSES, accuracy
-from .meta import adapt_and_predict, get_algorithm, zero_head
+from .meta import InnerSpec, adapt_and_predict, zero_head
 from .parallel import auto_chunk, map_tasks
 
 
@@ -19,40 +27,54 @@ class EvalResult(NamedTuple):
 
     acc: float
     ci95: float
-    loss: float
+    loss: float  # nan when no loss was asked for
     tasks: int
 
 
-def evaluate(net, params, pool, *, algorithm, n_way, k_shot, n_query, inner_lr, inner_steps,
-             loss="ce", zeroing=False, tasks=600, batch=50, seed=0, dtype=np.float32,
-             xp=np, chunk: int | None = None) -> EvalResult:
-    """Adapt on each test task's support set, score its queries.
+def evaluate_predictor(predict: Callable, pool, *, n_way: int, k_shot: int, n_query: int,
+                       loss: str | None = None, tasks: int = 600, batch: int = 50, seed: int = 0,
+                       dtype=np.float32, xp=np, chunk: int | Callable = 1) -> EvalResult:
+    """Accuracy (and ``loss``, if named) of ``predict(xs, ys, xq) -> logits (T, N_q, K)``.
 
-    ``acc = mean_i acc_i``, ``ci95 = 1.96 · sd_i(acc_i) / √tasks`` (Finn17). With ``zeroing`` the
-    head is set to 0 before adaptation (Kao22). The inner loop adapts what ``algorithm`` adapts.
-    Tasks come from their own generator seeded by ``seed``, so the same tasks every call; they
-    are drawn ``batch`` at a time and adapted ``chunk`` at a time (default
-    :func:`~linmeta.fewshot.parallel.auto_chunk`), which changes no value.
+    ``acc = mean_i acc_i``, ``ci95 = 1.96 · sd_i(acc_i) / √tasks`` (Finn17). The tasks come from
+    the ``eval`` stream seeded by ``seed``, so the same tasks every call; they are drawn
+    ``batch`` at a time and ``predict`` sees ``chunk`` of them at a time (an int, or a function
+    of the batch of episodes), which changes no value.
     """
     if tasks < 1:
         raise ValueError("evaluation needs at least one task")
-    alg = get_algorithm(algorithm)
-    if zeroing:
-        params = zero_head(net, params)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
+    rng = stream(seed, "eval")
     accs, losses = [], []
     done = 0
     while done < tasks:
         t = min(batch, tasks - done)
         ep = sample_episodes(pool, rng, t, n_way, k_shot, n_query, dtype=dtype, xp=xp)
-        z = map_tasks(lambda xs, ys, xq: adapt_and_predict(
-            net, params, xs, ys, xq, adapt=alg.adapt, inner_lr=inner_lr,
-            inner_steps=inner_steps, loss=loss), (ep.xs, ep.ys, ep.xq),
-            chunk or auto_chunk(net, ep))
+        z = map_tasks(predict, (ep.xs, ep.ys, ep.xq), chunk(ep) if callable(chunk) else chunk)
         accs.append(to_numpy(accuracy(z, ep.yq)))
-        losses.append(to_numpy(LOSSES[loss].value_and_grad(z, ep.yq)[0]))
+        if loss is not None:
+            losses.append(to_numpy(LOSSES[loss].value_and_grad(z, ep.yq)[0]))
         done += t
     acc = np.concatenate(accs).astype(np.float64)
     sd = acc.std(ddof=1) if tasks > 1 else 0.0
-    return EvalResult(float(acc.mean()), float(1.96 * sd / np.sqrt(tasks)),
-                      float(np.concatenate(losses).mean()), tasks)
+    mean_loss = float(np.concatenate(losses).mean()) if losses else float("nan")
+    return EvalResult(float(acc.mean()), float(1.96 * sd / np.sqrt(tasks)), mean_loss, tasks)
+
+
+def evaluate(net, params, pool, spec: InnerSpec, *, n_way: int, k_shot: int, n_query: int,
+             zeroing: bool = False, tasks: int = 600, batch: int = 50, seed: int = 0,
+             dtype=np.float32, xp=np, chunk: int | None = None) -> EvalResult:
+    """Adapt on each test task's support set as ``spec`` says, score its queries.
+
+    With ``zeroing`` the head is set to 0 before adaptation (Kao22). Tasks are adapted ``chunk``
+    at a time (default :func:`~linmeta.fewshot.parallel.auto_chunk`); see
+    :func:`evaluate_predictor` for the tasks and the interval.
+    """
+    if zeroing:
+        params = zero_head(net, params)
+
+    def predict(xs, ys, xq):
+        return adapt_and_predict(net, params, xs, ys, xq, spec)
+
+    return evaluate_predictor(predict, pool, n_way=n_way, k_shot=k_shot, n_query=n_query,
+                              loss=spec.loss, tasks=tasks, batch=batch, seed=seed, dtype=dtype,
+                              xp=xp, chunk=chunk or functools.partial(auto_chunk, net))

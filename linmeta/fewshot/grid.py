@@ -49,13 +49,13 @@ import numpy as np
 from linmeta.results import atomic_write_text
 
 from .contrastive import coefficient_signs, identity_table
-from .episodes import sample_episodes
-from .evaluate import evaluate
-from .meta import get_algorithm, inner_loop, zero_head
+from .episodes import sample_episodes, stream
+from .evaluate import evaluate, evaluate_predictor
+from .meta import InnerSpec, get_algorithm, inner_loop, zero_head
 from .network import forward, head_index, tree_map
+from .parallel import meta_gradient_threads
 from .reuse import (
     conv_blocks,
-    evaluate_predictor,
     feature_cosines,
     nil_logits,
     predict_frozen,
@@ -136,9 +136,9 @@ def settings(tier: Tier) -> list:
     h, o = tier.headline_seeds, tier.other_seeds
     kao = {"block_order": "kao"}
     out = [
-        Setting("kao-fo-zeroing", {**kao, "algorithm": "fomaml", "zeroing": True}, h,
+        Setting("kao-fo-zeroing", {**kao, "algorithm": "fo_maml", "zeroing": True}, h,
                 ("test", "contrastive", "cosine", "diagnosis"), "a b c d f g"),
-        Setting("kao-fo-random", {**kao, "algorithm": "fomaml"}, h,
+        Setting("kao-fo-random", {**kao, "algorithm": "fo_maml"}, h,
                 ("test", "test_zeroed", "contrastive", "cosine", "diagnosis"), "a b e f g"),
     ]
     for order in ("kao", "finn"):
@@ -149,13 +149,13 @@ def settings(tier: Tier) -> list:
                     ("test", "nil", "timing", "diagnosis"), "h k l"),
         ]
     out += [
-        Setting("kao-fo-zeroinit", {**kao, "algorithm": "fomaml", "head_init": "zero"}, o,
+        Setting("kao-fo-zeroinit", {**kao, "algorithm": "fo_maml", "head_init": "zero"}, o,
                 ("test", "diagnosis"), "b"),
-        Setting("kao-fo-half", {**kao, "algorithm": "fomaml", "head_scale": 0.5}, o,
+        Setting("kao-fo-half", {**kao, "algorithm": "fo_maml", "head_scale": 0.5}, o,
                 ("test", "diagnosis"), "b"),
         Setting("kao-so-zeroing", {**kao, "algorithm": "maml", "zeroing": True}, o,
                 ("test", "diagnosis"), "d"),
-        Setting("kao-fo-zeroing-7", {**kao, "algorithm": "fomaml", "zeroing": True,
+        Setting("kao-fo-zeroing-7", {**kao, "algorithm": "fo_maml", "zeroing": True,
                                      "inner_steps": 7}, o, ("test", "diagnosis"), "c"),
     ]
     return out
@@ -183,9 +183,8 @@ def is_done(path: Path) -> bool:
 
 
 def _batches(pool, n_tasks, cfg, seed, dtype, xp=np):
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(23,)))
-    return sample_episodes(pool, rng, n_tasks, cfg.n_way, cfg.k_shot, cfg.n_query, dtype=dtype,
-                           xp=xp)
+    return sample_episodes(pool, stream(seed, "probe"), n_tasks, cfg.n_way, cfg.k_shot,
+                           cfg.n_query, dtype=dtype, xp=xp)
 
 
 def _f64(tree):
@@ -193,12 +192,11 @@ def _f64(tree):
 
 
 def _test_acc(net, params, pool, cfg, tier, steps, zeroing, dtype):
-    kw = dict(algorithm=cfg.algorithm, n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query,
-              inner_lr=cfg.inner_lr, loss=cfg.loss, tasks=tier.test_tasks, seed=TEST_SEED,
-              dtype=dtype)
+    kw = dict(n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query, tasks=tier.test_tasks,
+              seed=TEST_SEED, dtype=dtype)
     out = {}
     for s in steps:
-        ev = evaluate(net, params, pool, inner_steps=s, zeroing=zeroing, **kw)
+        ev = evaluate(net, params, pool, cfg.inner(s), zeroing=zeroing, **kw)
         out[str(s)] = {"acc": ev.acc, "ci95": ev.ci95}
     return out
 
@@ -221,8 +219,8 @@ def diagnosis(net, params, ep, cfg) -> dict:
     hi = head_index(net)
     hq = np.asarray(forward(net, params, ep.xq, 0, hi)[0], dtype=np.float64)
     share = float(np.mean([mean_direction_share(h) for h in hq]))
-    inner = inner_loop(net, params, ep.xs, ep.ys, adapt="all", lr=cfg.inner_lr, steps=1,
-                       loss=cfg.loss)
+    inner = inner_loop(net, params, ep.xs, ep.ys,
+                       InnerSpec.named("maml", lr=cfg.inner_lr, steps=1, loss=cfg.loss))
     head = net[hi].name
     body2 = head2 = 0.0
     for name, d in inner.theta.items():
@@ -240,17 +238,15 @@ def diagnosis(net, params, ep, cfg) -> dict:
 
 def paired_timing(net, params, ep, cfg, repeats: int) -> dict:
     """Seconds per meta-gradient of ANIL and of MAML, interleaved on the same meta-batch."""
-    from .parallel import meta_gradient_threads
-
     ts = {"anil": [], "maml": []}
-    kw = dict(inner_lr=cfg.inner_lr, inner_steps=cfg.inner_steps, loss=cfg.loss)
+    specs = {alg: dataclasses.replace(cfg, algorithm=alg).inner() for alg in ts}
     batch = (ep.xs, ep.ys, ep.xq, ep.yq)
     for alg in ts:  # warm-up
-        meta_gradient_threads(net, params, batch, algorithm=alg, **kw)
+        meta_gradient_threads(net, params, batch, specs[alg])
     for _ in range(repeats):
         for alg in ts:
             t0 = time.perf_counter()
-            meta_gradient_threads(net, params, batch, algorithm=alg, **kw)
+            meta_gradient_threads(net, params, batch, specs[alg])
             ts[alg].append(time.perf_counter() - t0)
     med = {k: float(np.median(v)) for k, v in ts.items()}
     return {"anil_s": med["anil"], "maml_s": med["maml"], "maml_over_anil": med["maml"] /
@@ -287,20 +283,20 @@ def measure(setting: Setting, tier: Tier, cfg: TrainConfig, out: Path) -> dict:
     if "contrastive" in m:
         b64 = tuple(np.asarray(a, np.float64) if a.dtype.kind == "f" else np.asarray(a)
                     for a in probe)
+        one_step = InnerSpec.named(cfg.algorithm, lr=cfg.inner_lr, steps=1)  # CE, as Kao22
         rows = []
         for step, p in states:
             p64 = _f64(p)
             rows.append({"step": step,
-                         "model": coefficient_signs(net, p64, b64, inner_lr=cfg.inner_lr),
-                         "zeroed": coefficient_signs(net, zero_head(net, p64), b64,
-                                                     inner_lr=cfg.inner_lr)})
+                         "model": coefficient_signs(net, p64, b64, one_step),
+                         "zeroed": coefficient_signs(net, zero_head(net, p64), b64, one_step)})
         small = tuple(a[:4] for a in b64)
         ident = identity_table(net, _f64(final), small, inner_lr=cfg.inner_lr, steps=(1,),
                                losses=("ce",))
         res["contrastive"] = {"shares": rows, "identities": ident}
     if "cosine" in m:
         per = max(2, 100 // cfg.n_way)
-        rng = np.random.default_rng(np.random.SeedSequence(TEST_SEED, spawn_key=(29,)))
+        rng = stream(TEST_SEED, "cosine")
         pool = data["test"]
         cls = rng.choice(len(pool), cfg.n_way, replace=False)
         x = pool[cls, :per].reshape((-1,) + pool.shape[2:]).astype(dtype) / dtype(255)
@@ -312,11 +308,10 @@ def measure(setting: Setting, tier: Tier, cfg: TrainConfig, out: Path) -> dict:
         n_blocks = len(conv_blocks(net))
         res["freeze"] = {}
         for s in (cfg.inner_steps_test, 10):
-            row = {}
+            spec, row = cfg.inner(s), {}
             for f in range(n_blocks + 1):
-                def predict(xs, ys, xq, f=f, s=s):
-                    return predict_frozen(net, final, xs, ys, xq, frozen=f,
-                                          inner_lr=cfg.inner_lr, steps=s, loss=cfg.loss)
+                def predict(xs, ys, xq, f=f, spec=spec):
+                    return predict_frozen(net, final, xs, ys, xq, spec, frozen=f)
 
                 sc = evaluate_predictor(predict, data["test"], n_way=cfg.n_way,
                                         k_shot=cfg.k_shot, n_query=cfg.n_query,
@@ -326,8 +321,7 @@ def measure(setting: Setting, tier: Tier, cfg: TrainConfig, out: Path) -> dict:
     if "cka" in m:
         res["cka"] = [
             {"step": step, "layers": representation_similarity(
-                net, p, probe.xs, probe.ys, probe.xq, inner_lr=cfg.inner_lr,
-                steps=cfg.inner_steps_test, loss=cfg.loss)}
+                net, p, probe.xs, probe.ys, probe.xq, cfg.inner(cfg.inner_steps_test), frozen=0)}
             for step, p in states]
     if "nil" in m:
         sc = evaluate_predictor(lambda xs, ys, xq: nil_logits(net, final, xs, ys, xq, cfg.n_way),

@@ -174,11 +174,6 @@ def tree_map(f, *trees):
     }
 
 
-def tree_sub(tree: dict, names) -> dict:
-    """The sub-tree of ``tree`` with the layer names in ``names``."""
-    return {n: tree[n] for n in names if n in tree}
-
-
 def flatten_tree(tree: dict, prefix: str = "") -> dict:
     """``{"conv1": {"w": a}}`` -> ``{"conv1.w": a}`` (for ``.npz`` checkpoints)."""
     return {f"{prefix}{n}.{k}": v for n, d in tree.items() for k, v in d.items()}

@@ -19,7 +19,7 @@ import numpy as np
 
 from linmeta.backend import array_module
 
-from .meta import meta_gradient
+from .meta import InnerSpec, meta_gradient
 from .network import tree_map
 
 
@@ -72,8 +72,8 @@ def task_bounds(t: int, chunk: int) -> list:
     return [(lo, min(lo + chunk, t)) for lo in range(0, t, chunk)]
 
 
-def meta_gradient_threads(net, params, batch, *, workers: int = 1, chunk: int | None = None,
-                          **kw):
+def meta_gradient_threads(net, params, batch, spec: InnerSpec, *, workers: int = 1,
+                          chunk: int | None = None):
     """:func:`~linmeta.fewshot.meta.meta_gradient` over task chunks, split over ``workers``.
 
     ``∇F = Σ_c (T_c/T) ∇F_c`` over consecutive chunks of at most ``chunk`` tasks (default
@@ -86,14 +86,14 @@ def meta_gradient_threads(net, params, batch, *, workers: int = 1, chunk: int | 
     bounds = task_bounds(t, chunk)
     workers = max(1, min(int(workers), len(bounds)))
     if workers == 1 and len(bounds) == 1:
-        return meta_gradient(net, params, batch, **kw)
+        return meta_gradient(net, params, batch, spec)
     cuts = np.linspace(0, len(bounds), workers + 1).round().astype(int)
     groups = [bounds[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
     def run(group):
         acc = None
         for lo, hi in group:
-            g, info = meta_gradient(net, params, tuple(a[lo:hi] for a in batch), **kw)
+            g, info = meta_gradient(net, params, tuple(a[lo:hi] for a in batch), spec)
             w = (hi - lo) / t
             part = (tree_map(lambda a, w=w: w * a, g), {k: w * v for k, v in info.items()})
             acc = part if acc is None else (tree_map(lambda a, b: a + b, acc[0], part[0]),

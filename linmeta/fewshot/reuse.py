@@ -1,24 +1,21 @@
 """Rapid learning or feature reuse (Raghu20): layer freezing, CKA / CCA, the NIL classifier.
 
 Everything composes the engine's public functions: :func:`~linmeta.fewshot.meta.inner_loop`
-with an integer ``adapt`` (the first adapted layer) freezes a prefix of the network, and
+with an integer ``adapts`` (the first adapted layer) freezes a prefix of the network, and
 :func:`~linmeta.fewshot.network.forward` over layer ranges gives each block's activations.
+Classifiers are scored with :func:`linmeta.fewshot.evaluate.evaluate_predictor`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+import dataclasses
 
 import numpy as np
 
 from linmeta.backend import array_module, to_numpy
 
-from .episodes import sample_episodes
-from .layers import accuracy
-from .meta import inner_loop
+from .meta import InnerSpec, inner_loop
 from .network import Network, forward, head_index
-from .parallel import map_tasks
 
 # ---------------------------------------------------------------------------- freezing
 
@@ -39,24 +36,30 @@ def first_unfrozen(net: Network, frozen: int) -> int:
     return blocks[frozen] if frozen < len(blocks) else head_index(net)
 
 
-def adapt_frozen(net: Network, params: dict, xs, ys, *, frozen: int, inner_lr: float,
-                 steps: int, loss: str = "ce") -> dict:
+def frozen_spec(net: Network, spec: InnerSpec, frozen: int | None) -> InnerSpec:
+    """``spec`` with conv blocks ``1 … frozen`` frozen (:func:`first_unfrozen`); ``None`` keeps
+    what ``spec`` adapts."""
+    if frozen is None:
+        return spec
+    return dataclasses.replace(spec, adapts=first_unfrozen(net, frozen))
+
+
+def adapt_frozen(net: Network, params: dict, xs, ys, spec: InnerSpec, *,
+                 frozen: int | None = None) -> dict:
     """Test-time inner loop with blocks ``1 … frozen`` frozen: ``θ_{j+1} = θ_j − α M ∇L_S(θ_j)``.
 
     ``M`` masks out the frozen blocks, which are returned as the very same arrays (bitwise
-    unchanged); the adapted layers carry a task axis. ``xs (T, N_s, H, W, C)``, ``ys (T, N_s)``.
+    unchanged); the adapted layers carry a task axis. ``spec`` gives α, τ and the loss (and
+    what adapts when ``frozen`` is None). ``xs (T, N_s, H, W, C)``, ``ys (T, N_s)``.
     """
-    inner = inner_loop(net, params, xs, ys, adapt=first_unfrozen(net, frozen), lr=inner_lr,
-                       steps=steps, loss=loss)
+    inner = inner_loop(net, params, xs, ys, frozen_spec(net, spec, frozen))
     return {**params, **inner.theta}
 
 
-def predict_frozen(net: Network, params: dict, xs, ys, xq, *, frozen: int, inner_lr: float,
-                   steps: int, loss: str = "ce"):
+def predict_frozen(net: Network, params: dict, xs, ys, xq, spec: InnerSpec, *,
+                   frozen: int | None = None):
     """Query logits ``(T, N_q, K)`` after :func:`adapt_frozen`."""
-    adapted = adapt_frozen(net, params, xs, ys, frozen=frozen, inner_lr=inner_lr, steps=steps,
-                           loss=loss)
-    return forward(net, adapted, xq)[0]
+    return forward(net, adapt_frozen(net, params, xs, ys, spec, frozen=frozen), xq)[0]
 
 
 # ---------------------------------------------------------------------------- NIL
@@ -77,42 +80,6 @@ def nil_logits(net: Network, params: dict, xs, ys, xq, n_way: int):
     cos = xp.einsum("tqf,tsf->tqs", hq, hs)  # (T, N_q, N_s)
     onehot = (ys[..., None] == xp.arange(n_way)).astype(hs.dtype)  # (T, N_s, K)
     return xp.einsum("tqs,tsk->tqk", cos, onehot) / onehot.sum(axis=1)[:, None, :]
-
-
-# ---------------------------------------------------------------------------- evaluation
-
-
-class Score(NamedTuple):
-    """Mean accuracy over tasks and its 95% interval ``1.96 · sd / √tasks`` (Finn17)."""
-
-    acc: float
-    ci95: float
-    tasks: int
-
-
-def evaluate_predictor(predict: Callable, pool, *, n_way: int, k_shot: int, n_query: int,
-                       tasks: int = 600, batch: int = 50, seed: int = 0, dtype=np.float32,
-                       xp=np, chunk: int = 1) -> Score:
-    """Accuracy of ``predict(xs, ys, xq) -> logits (T, N_q, K)`` on tasks from ``pool``.
-
-    ``predict`` is called on ``chunk`` tasks at a time (cache blocking; no value changes).
-
-    The tasks come from the same generator as :func:`linmeta.fewshot.evaluate.evaluate` with the
-    same ``seed``, so the two functions score the same tasks.
-    """
-    if tasks < 1:
-        raise ValueError("evaluation needs at least one task")
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
-    accs, done = [], 0
-    while done < tasks:
-        t = min(batch, tasks - done)
-        ep = sample_episodes(pool, rng, t, n_way, k_shot, n_query, dtype=dtype, xp=xp)
-        z = map_tasks(predict, (ep.xs, ep.ys, ep.xq), chunk)
-        accs.append(to_numpy(accuracy(z, ep.yq)))
-        done += t
-    acc = np.concatenate(accs).astype(np.float64)
-    sd = acc.std(ddof=1) if tasks > 1 else 0.0
-    return Score(float(acc.mean()), float(1.96 * sd / np.sqrt(tasks)), tasks)
 
 
 # ---------------------------------------------------------------------------- similarity
@@ -176,17 +143,16 @@ def block_outputs(net: Network, params: dict, x) -> dict:
     return out
 
 
-def representation_similarity(net: Network, params: dict, xs, ys, xq, *, frozen: int = 0,
-                              inner_lr: float, steps: int, loss: str = "ce",
-                              cca_dims: int = 10) -> dict:
+def representation_similarity(net: Network, params: dict, xs, ys, xq, spec: InnerSpec, *,
+                              frozen: int | None = None, cca_dims: int = 10) -> dict:
     """Per-layer similarity of query activations before vs after the test-time inner loop.
 
+    The test-time inner loop is ``spec`` with blocks ``1 … frozen`` frozen (:func:`frozen_spec`).
     For each task, ``CKA(A_ℓ(θ; x_q), A_ℓ(θ_τ; x_q))`` and the mean of the top-``cca_dims``
     SVCCA correlations, averaged over tasks (Raghu20 Fig. 2). Returns
     ``{layer: {"cka": float, "cca": float}}``.
     """
-    adapted = adapt_frozen(net, params, xs, ys, frozen=frozen, inner_lr=inner_lr, steps=steps,
-                           loss=loss)
+    adapted = adapt_frozen(net, params, xs, ys, spec, frozen=frozen)
     before = block_outputs(net, params, xq)
     after = block_outputs(net, adapted, xq)
     res = {}

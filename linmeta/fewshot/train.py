@@ -1,4 +1,8 @@
-"""Meta-training: a frozen config, one pure outer step, and a run loop with exact resume.
+"""Meta-training: a frozen config, one pure outer step, the training loop, and runs with exact
+resume.
+
+:func:`train_loop` is the one training loop: a generator of ``(state, info)`` per outer step
+that calls a snapshot hook when a metrics row or a checkpoint is due; :func:`run` consumes it.
 
 A run directory holds ``config.json``, ``metrics.csv`` (train and validation loss/accuracy over
 time), ``learning_curve.png``, ``checkpoints/step_XXXXXXX.npz`` and, at the end, ``results.json``
@@ -14,6 +18,7 @@ import dataclasses
 import io
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -24,11 +29,12 @@ from linmeta.backend import get_dtype, get_xp, to_numpy
 from linmeta.results import atomic_savefig, atomic_write_text
 
 from .data import atomic_save_npz, load_dataset
-from .episodes import sample_episodes
+from .episodes import sample_episodes, stream
 from .evaluate import evaluate
 from .layers import LOSSES
-from .meta import AdamState, adam_init, adam_update, get_algorithm, zero_head
+from .meta import InnerSpec, canonical_name, get_algorithm, zero_head
 from .network import BLOCK_ORDERS, DOWNSAMPLES, conv4, flatten_tree, init_params, unflatten_tree
+from .optim import AdamState, Optimizer, adam
 from .parallel import meta_gradient_threads
 
 
@@ -40,7 +46,7 @@ class RunError(ValueError):
 class TrainConfig:
     """Everything that defines a meta-training run (Finn17's Omniglot setup, scaled down)."""
 
-    algorithm: str = "maml"  # maml | fomaml | anil | foanil
+    algorithm: str = "maml"  # maml | fo_maml | anil | fo_anil (aliases: fomaml, foanil)
     n_way: int = 5
     k_shot: int = 1
     n_query: int = 5
@@ -72,6 +78,11 @@ class TrainConfig:
     dtype: str = "float32"
     workers: int = 1  # threads over the tasks of a meta-batch (linmeta.fewshot.parallel)
 
+    def __post_init__(self):
+        # one spelling: an alias ('fomaml') is stored as the registry's name ('fo_maml'), so
+        # configs and checkpoints written with either spelling compare equal
+        object.__setattr__(self, "algorithm", canonical_name(self.algorithm))
+
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` with a one-line message for an inconsistent config."""
         get_algorithm(self.algorithm)
@@ -99,6 +110,15 @@ class TrainConfig:
         get_dtype(self.dtype)
         return self
 
+    def inner(self, steps: int | None = None) -> InnerSpec:
+        """The inner loop of this run, with τ = ``steps`` (default: ``inner_steps``)."""
+        return InnerSpec.named(self.algorithm, lr=self.inner_lr, loss=self.loss,
+                               steps=self.inner_steps if steps is None else steps)
+
+    def optimizer(self) -> Optimizer:
+        """The outer optimiser of this run: Adam at rate ``outer_lr``."""
+        return adam(self.outer_lr)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
@@ -109,6 +129,47 @@ class TrainConfig:
         if unknown:
             raise RunError(f"unknown config keys {sorted(unknown)}")
         return cls(**d).validate()
+
+
+#: One line of help per field of :class:`TrainConfig`: the options of ``linmeta fewshot train``
+#: (fields without a line, such as ``dtype``, have no option).
+FIELD_HELP = {
+    "algorithm": "Meta-learning algorithm.",
+    "n_way": "Classes per task.",
+    "k_shot": "Support examples per class.",
+    "n_query": "Query examples per class.",
+    "meta_batch": "Tasks per outer step.",
+    "steps": "Outer steps (total, also when resuming).",
+    "inner_lr": "Inner learning rate α.",
+    "inner_steps": "Inner steps during meta-training.",
+    "inner_steps_test": "Inner steps at validation and test time.",
+    "outer_lr": "Adam learning rate.",
+    "loss": "Loss.",
+    "zeroing": "Kao22's zeroing trick: head set to 0 after every outer step and before "
+               "test-time adaptation.",
+    "head_init": "Head initialisation.",
+    "head_scale": "Scale s of a random head.",
+    "channels": "Conv-4 channels (Finn17: 64 Omniglot, 32 mini-ImageNet).",
+    "block_order": "Conv block: finn = conv→BN→pool→ReLU (Finn17, Raghu20); kao = "
+                   "conv→ReLU→BN→pool with the last block ending in BN (Kao22's code).",
+    "downsample": "pool = 2×2 max-pool per block; stride = Kao22's stride-2 Omniglot convs "
+                  "without pooling (needs --block-order kao).",
+    "dataset": "Data source.",
+    "data_path": "Folder or file of on-disk data.",
+    "image_size": "Image side after resizing (28; 84 for mini-ImageNet).",
+    "n_classes": "Number of glyph classes (glyphs, omniglyphs).",
+    "split_seed": "Seed of the train/val/test class split (not changed by --seed).",
+    "rotations": "Add every class turned by 90, 180 and 270° as three new classes of the same "
+                 "split (Finn17).",
+    "seed": "Seed of initialisation and episodes.",
+    "eval_every": "Validation (metrics.csv row) every N steps.",
+    "val_tasks": "Validation tasks per row.",
+    "ckpt_every": "Checkpoint every N steps.",
+    "test_tasks": "Test tasks at the end (0: none).",
+    "backend": "Array backend.",
+    "workers": "Threads over the tasks of a meta-batch (e.g. 2 on 2 cores; results then differ "
+               "from 1 worker in the last bits).",
+}
 
 
 class TrainState(NamedTuple):
@@ -141,13 +202,12 @@ def build(config: TrainConfig):
 
 def init_state(config: TrainConfig, net, xp, dtype) -> TrainState:
     """Fresh parameters (He body; head random·s, zero, or zeroed by the trick) and Adam."""
-    ss = np.random.SeedSequence(config.seed)
-    init_ss, ep_ss = ss.spawn(2)
-    params = init_params(net, np.random.default_rng(init_ss), config.head_init,
-                         config.head_scale, dtype, xp)
+    params = init_params(net, stream(config.seed, "init"), config.head_init, config.head_scale,
+                         dtype, xp)
     if config.zeroing:
         params = zero_head(net, params)
-    return TrainState(0, params, adam_init(params), np.random.default_rng(ep_ss), (0.0, 0.0, 0))
+    return TrainState(0, params, config.optimizer().init(params), stream(config.seed, "train"),
+                      (0.0, 0.0, 0))
 
 
 def train_step(net, state: TrainState, config: TrainConfig, pool, xp, dtype):
@@ -157,24 +217,44 @@ def train_step(net, state: TrainState, config: TrainConfig, pool, xp, dtype):
     """
     ep = sample_episodes(pool, state.rng, config.meta_batch, config.n_way, config.k_shot,
                          config.n_query, dtype=dtype, xp=xp)
-    grads, info = meta_gradient_threads(net, state.params, ep, algorithm=config.algorithm,
-                                        inner_lr=config.inner_lr,
-                                        inner_steps=config.inner_steps, loss=config.loss,
+    grads, info = meta_gradient_threads(net, state.params, ep, config.inner(),
                                         workers=config.workers)
-    params, adam = adam_update(grads, state.adam, state.params, lr=config.outer_lr)
+    params, opt_state = config.optimizer().update(grads, state.adam, state.params)
     if config.zeroing:
         params = zero_head(net, params)
     s, a, n = state.running
     running = (s + info["loss"], a + info["acc"], n + 1)
-    return TrainState(state.step + 1, params, adam, state.rng, running), info
+    return TrainState(state.step + 1, params, opt_state, state.rng, running), info
+
+
+def train_loop(net, state: TrainState, config: TrainConfig, pool, xp, dtype,
+               snapshot: Callable[[TrainState, str], None] | None = None,
+               ) -> Iterator[tuple[TrainState, dict]]:
+    """Yield ``(state, info)`` after every outer step (:func:`train_step`) up to ``config.steps``.
+
+    Before a state is yielded, ``snapshot(state, "metrics")`` is called at the last step and
+    every ``eval_every`` steps, after which the running training sums restart; then
+    ``snapshot(state, "checkpoint")`` at the last step and every ``ckpt_every`` steps (so a
+    checkpoint holds the sums since the last metrics row).
+    """
+    while state.step < config.steps:
+        state, info = train_step(net, state, config, pool, xp, dtype)
+        last = state.step == config.steps
+        if last or state.step % config.eval_every == 0:
+            if snapshot is not None:
+                snapshot(state, "metrics")
+            state = state._replace(running=(0.0, 0.0, 0))
+        if (last or state.step % config.ckpt_every == 0) and snapshot is not None:
+            snapshot(state, "checkpoint")
+        yield state, info
 
 
 def eval_kwargs(config: TrainConfig, inner_steps=None) -> dict:
-    """Keyword arguments of :func:`~linmeta.fewshot.evaluate.evaluate` for this config."""
-    return dict(algorithm=config.algorithm, n_way=config.n_way, k_shot=config.k_shot,
-                n_query=config.n_query, inner_lr=config.inner_lr,
-                inner_steps=config.inner_steps_test if inner_steps is None else inner_steps,
-                loss=config.loss, zeroing=config.zeroing)
+    """Keyword arguments of :func:`~linmeta.fewshot.evaluate.evaluate` for this config: its
+    inner loop with τ = ``inner_steps`` (default ``inner_steps_test``), task shape, zeroing."""
+    steps = config.inner_steps_test if inner_steps is None else inner_steps
+    return dict(spec=config.inner(steps), n_way=config.n_way, k_shot=config.k_shot,
+                n_query=config.n_query, zeroing=config.zeroing)
 
 
 # ---------------------------------------------------------------------------- files
@@ -198,27 +278,6 @@ def read_metrics(path: Path) -> list:
     with open(path, newline="") as f:
         return [{k: (int(v) if k == "step" else float(v) if v != "" else "")
                  for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def plot_learning_curve(path: Path, rows: list, title: str) -> None:
-    """Accuracy and loss against the outer step, train and validation (atomic PNG)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9, 3.5))
-    axes = fig.subplots(1, 2)
-    steps = [r["step"] for r in rows]
-    for ax, key in zip(axes, ("acc", "loss"), strict=True):
-        for split, style in (("train", "-"), ("val", "o-")):
-            vals = [r[f"{split}_{key}"] for r in rows]
-            pts = [(s, v) for s, v in zip(steps, vals, strict=True) if v != ""]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), style, ms=3, label=split)
-        ax.set_xlabel("outer step")
-        ax.set_ylabel(f"query {key}")
-        ax.legend()
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    atomic_savefig(fig, path, dpi=100)
 
 
 def save_checkpoint(path: Path, state: TrainState, config: TrainConfig) -> None:
@@ -286,6 +345,8 @@ def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dic
     ``config.steps``; metrics rows after the checkpoint are dropped, so the run's files end up
     as if it had never stopped.
     """
+    from .plotting import plot_learning_curve  # here, so that the CLI starts without matplotlib
+
     config.validate()
     out = Path(out)
     net, data, xp, dtype = build(config)
@@ -311,7 +372,10 @@ def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dic
              f"{', zeroing' if config.zeroing else ''}")
     val_kw = eval_kwargs(config)
 
-    def log_row(st: TrainState) -> TrainState:
+    def snapshot(st: TrainState, kind: str) -> None:
+        if kind == "checkpoint":
+            save_checkpoint(out / "checkpoints" / f"step_{st.step:07d}.npz", st, config)
+            return
         s, a, n = st.running
         ev = evaluate(net, st.params, data["val"], tasks=config.val_tasks, seed=config.seed,
                       dtype=dtype, xp=xp, **val_kw)
@@ -319,20 +383,14 @@ def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dic
                      "train_acc": a / n if n else "", "val_loss": ev.loss, "val_acc": ev.acc,
                      "val_ci95": ev.ci95, "elapsed_s": round(time.perf_counter() - t0, 3)})
         write_metrics(out / "metrics.csv", rows)
-        plot_learning_curve(out / "learning_curve.png", rows, title)
-        return st._replace(running=(0.0, 0.0, 0))
+        atomic_savefig(plot_learning_curve(rows, title), out / "learning_curve.png", dpi=100)
 
     if state.step == 0 and not rows:
-        state = log_row(state)
-    pool = data["train"]
-    while state.step < config.steps:
-        state, info = train_step(net, state, config, pool, xp, dtype)
+        snapshot(state, "metrics")
+    loop = train_loop(net, state, config, data["train"], xp, dtype, snapshot)
+    for state, info in loop:
         if progress is not None:
             progress(state.step, info)
-        if state.step % config.eval_every == 0 or state.step == config.steps:
-            state = log_row(state)
-        if state.step % config.ckpt_every == 0 or state.step == config.steps:
-            save_checkpoint(out / "checkpoints" / f"step_{state.step:07d}.npz", state, config)
     summary = {"step": state.step, "val_acc": rows[-1]["val_acc"] if rows else None}
     if config.test_tasks:
         ev = evaluate(net, state.params, data["test"], tasks=config.test_tasks,

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from fs_problems import tiny_problem
 
-from linmeta.fewshot.meta import adapt_and_predict
+from linmeta.fewshot.evaluate import evaluate_predictor
+from linmeta.fewshot.meta import InnerSpec, adapt_and_predict
 from linmeta.fewshot.network import forward, head_index, tree_map
 from linmeta.fewshot.reuse import (
     adapt_frozen,
     block_outputs,
     canonical_correlations,
     cca_similarity,
-    evaluate_predictor,
     feature_cosines,
     first_unfrozen,
     linear_cka,
@@ -27,6 +27,10 @@ def _problem(seed=0, dtype=np.float64):
                         dtype=dtype)
 
 
+def _spec(lr, steps, algorithm="maml"):
+    return InnerSpec.named(algorithm, lr=lr, steps=steps)
+
+
 def _blocks_of(net, upto):
     names = [layer.name for layer in net[:first_unfrozen(net, upto)]]
     return [n for n in names if n.startswith(("conv", "bn"))]
@@ -36,7 +40,7 @@ def _blocks_of(net, upto):
 def test_frozen_layers_bitwise_unchanged(frozen):
     net, params, (xs, ys, xq, yq) = _problem(1, np.float32)
     snapshot = {n: {k: a.copy() for k, a in d.items()} for n, d in params.items()}
-    adapted = adapt_frozen(net, params, xs, ys, frozen=frozen, inner_lr=0.5, steps=3)
+    adapted = adapt_frozen(net, params, xs, ys, _spec(0.5, 3), frozen=frozen)
     frozen_names = _blocks_of(net, frozen)
     assert len(frozen_names) == 2 * frozen
     for name in params:
@@ -61,13 +65,15 @@ def test_frozen_layers_bitwise_unchanged(frozen):
 
 def test_frozen_zero_is_maml_and_four_is_anil():
     net, params, (xs, ys, xq, yq) = _problem(2)
-    kw = dict(inner_lr=0.3, inner_steps=2)
-    z0 = predict_frozen(net, params, xs, ys, xq, frozen=0, inner_lr=0.3, steps=2)
-    np.testing.assert_array_equal(z0, adapt_and_predict(net, params, xs, ys, xq, adapt="all",
-                                                        **kw))
-    z4 = predict_frozen(net, params, xs, ys, xq, frozen=4, inner_lr=0.3, steps=2)
-    np.testing.assert_allclose(z4, adapt_and_predict(net, params, xs, ys, xq, adapt="head",
-                                                     **kw), rtol=1e-12, atol=1e-12)
+    maml, anil = _spec(0.3, 2), _spec(0.3, 2, "anil")
+    z0 = predict_frozen(net, params, xs, ys, xq, anil, frozen=0)  # frozen overrides adapts
+    np.testing.assert_array_equal(z0, adapt_and_predict(net, params, xs, ys, xq, maml))
+    z4 = predict_frozen(net, params, xs, ys, xq, maml, frozen=4)
+    np.testing.assert_allclose(z4, adapt_and_predict(net, params, xs, ys, xq, anil),
+                               rtol=1e-12, atol=1e-12)
+    # without frozen, the spec's own adapts
+    np.testing.assert_array_equal(predict_frozen(net, params, xs, ys, xq, anil),
+                                  adapt_and_predict(net, params, xs, ys, xq, anil))
     with pytest.raises(ValueError):
         first_unfrozen(net, 5)
 
@@ -145,7 +151,7 @@ def test_block_outputs_and_similarity_before_after():
     z, _ = forward(net, params, xq)
     np.testing.assert_array_equal(acts["head"], z)
     assert acts["block1"].shape == (2, 12, 8 * 8 * 4)
-    sim = representation_similarity(net, params, xs, ys, xq, frozen=4, inner_lr=0.5, steps=2,
+    sim = representation_similarity(net, params, xs, ys, xq, _spec(0.5, 2), frozen=4,
                                     cca_dims=3)
     for name in ("block1", "block2", "block3", "block4"):  # frozen: identical activations
         assert sim[name]["cka"] == pytest.approx(1.0, abs=1e-12)

@@ -10,7 +10,9 @@ from click.testing import CliRunner
 from linmeta.backend import cupy_available
 from linmeta.fewshot import data as D
 from linmeta.fewshot.cli import fewshot
-from linmeta.fewshot.evaluate import evaluate
+from linmeta.fewshot.episodes import STREAMS, stream
+from linmeta.fewshot.evaluate import evaluate, evaluate_predictor
+from linmeta.fewshot.meta import adapt_and_predict
 from linmeta.fewshot.train import (
     TrainConfig,
     build,
@@ -19,6 +21,7 @@ from linmeta.fewshot.train import (
     load_checkpoint,
     read_metrics,
     run,
+    train_loop,
     train_step,
 )
 
@@ -31,7 +34,7 @@ def _cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LINMETA_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-@pytest.mark.parametrize("algorithm", ["maml", "foanil"])
+@pytest.mark.parametrize("algorithm", ["maml", "fo_anil"])
 def test_zeroing_trick_keeps_head_exactly_zero(algorithm):
     cfg = dataclasses.replace(TINY, algorithm=algorithm, zeroing=True)
     net, data, xp, dt = build(cfg)
@@ -111,14 +114,12 @@ def test_evaluate_interval_formula():
     # recompute acc and interval from per-task accuracies, task by task
     from linmeta.fewshot.episodes import sample_episodes
     from linmeta.fewshot.layers import accuracy
-    from linmeta.fewshot.meta import adapt_and_predict
 
-    rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(11,)))
+    rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(11,)))  # the eval stream
     accs = []
     for t in (7, 7, 7, 7, 2):
         ep = sample_episodes(data["test"], rng, t, 5, 1, cfg.n_query)
-        z = adapt_and_predict(net, st.params, ep.xs, ep.ys, ep.xq, adapt="all",
-                              inner_lr=cfg.inner_lr, inner_steps=cfg.inner_steps_test)
+        z = adapt_and_predict(net, st.params, ep.xs, ep.ys, ep.xq, cfg.inner(cfg.inner_steps_test))
         accs += list(accuracy(z, ep.yq))
     accs = np.array(accs)
     assert res.acc == pytest.approx(accs.mean())
@@ -134,7 +135,8 @@ def test_cli_train_eval_and_errors(tmp_path):
     res = r.invoke(fewshot, args)
     assert res.exit_code == 0, res.output
     assert "test accuracy" in res.output
-    assert json.loads((out / "config.json").read_text())["algorithm"] == "fomaml"
+    # the old spelling is accepted and stored as the registry's
+    assert json.loads((out / "config.json").read_text())["algorithm"] == "fo_maml"
     res = r.invoke(fewshot, ["eval", str(out), "--tasks", "10", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["tasks"] == 10
@@ -204,3 +206,123 @@ def test_evaluation_in_task_chunks_changes_no_value(chunk):
     kw = dict(tasks=12, batch=5, seed=0, dtype=dt, **eval_kwargs(cfg))
     ref = evaluate(net, st.params, data["test"], chunk=10**6, **kw)
     assert evaluate(net, st.params, data["test"], chunk=chunk, **kw) == ref
+
+
+def test_train_loop_yields_every_step_and_calls_the_snapshot_hook_when_due():
+    cfg = dataclasses.replace(TINY, steps=5, eval_every=2, ckpt_every=3)
+    net, data, xp, dt = build(cfg)
+    calls = []
+
+    def snapshot(st, kind):
+        calls.append((kind, st.step, st.running[2]))
+
+    yielded = list(train_loop(net, init_state(cfg, net, xp, dt), cfg, data["train"], xp, dt,
+                              snapshot))
+    assert [st.step for st, _ in yielded] == [1, 2, 3, 4, 5]
+    # metrics rows at 2, 4 and the last step; checkpoints at 3 and the last, each holding the
+    # running sums since the last row (1 step at step 3; 0 at 5, just after its row)
+    assert calls == [("metrics", 2, 2), ("checkpoint", 3, 1), ("metrics", 4, 2),
+                     ("metrics", 5, 1), ("checkpoint", 5, 0)]
+    # the states are those of train_step, and the hook changes nothing
+    st = init_state(cfg, net, xp, dt)
+    for got, _ in yielded:
+        st, _ = train_step(net, st, cfg, data["train"], xp, dt)
+        np.testing.assert_array_equal(got.params["conv1"]["w"], st.params["conv1"]["w"])
+    bare = list(train_loop(net, init_state(cfg, net, xp, dt), cfg, data["train"], xp, dt))
+    np.testing.assert_array_equal(bare[-1][0].params["head"]["w"],
+                                  yielded[-1][0].params["head"]["w"])
+
+
+def test_evaluate_is_evaluate_predictor_on_test_time_adaptation():
+    cfg = TINY
+    net, data, xp, dt = build(cfg)
+    params = init_state(cfg, net, xp, dt).params
+    kw = eval_kwargs(cfg)
+    spec = kw["spec"]
+    got = evaluate(net, params, data["test"], tasks=9, batch=4, seed=3, dtype=dt, **kw)
+    want = evaluate_predictor(
+        lambda xs, ys, xq: adapt_and_predict(net, params, xs, ys, xq, spec), data["test"],
+        n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query, loss=cfg.loss, tasks=9,
+        batch=4, seed=3, dtype=dt)
+    assert got == want
+    assert np.isnan(evaluate_predictor(
+        lambda xs, ys, xq: adapt_and_predict(net, params, xs, ys, xq, spec), data["test"],
+        n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query, tasks=2).loss)
+
+
+def test_streams_are_distinct_and_init_train_are_the_seeds_two_children():
+    assert len(set(STREAMS.values())) == len(STREAMS)
+    init_ss, train_ss = np.random.SeedSequence(4).spawn(2)
+    assert stream(4, "init").random() == np.random.default_rng(init_ss).random()
+    assert stream(4, "train").random() == np.random.default_rng(train_ss).random()
+    assert stream(4, "eval").random() != stream(4, "train").random()
+
+
+def test_old_algorithm_spelling_loads_and_resumes(tmp_path):
+    assert TrainConfig(algorithm="fomaml") == TrainConfig(algorithm="fo_maml")
+    assert TrainConfig.from_dict({"algorithm": "foanil"}).algorithm == "fo_anil"
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        TrainConfig(algorithm="fo-maml").validate()
+    # a run written before the rename: "fomaml" in config.json and in its checkpoint
+    cfg = dataclasses.replace(TINY, algorithm="fo_maml", steps=2)
+    out = tmp_path / "old"
+    run(cfg, out)
+    ckpt = sorted((out / "checkpoints").glob("*.npz"))[-1]
+    with np.load(ckpt) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["config"] = np.array(str(arrays["config"]).replace('"fo_maml"', '"fomaml"'))
+    np.savez(ckpt, **arrays)
+    (out / "config.json").write_text((out / "config.json").read_text().replace(
+        '"fo_maml"', '"fomaml"'))
+    assert load_checkpoint(ckpt)[1] == cfg
+    run(dataclasses.replace(cfg, steps=4), out, resume=True)
+    assert _final(out).step == 4
+    res = CliRunner().invoke(fewshot, ["train", "-o", str(out), "--resume", "--steps", "5", "-q"])
+    assert res.exit_code == 0, res.output
+    assert _final(out).step == 5
+
+
+# the options of `linmeta fewshot train` before they were generated from TrainConfig:
+# (name, type or choices, default)
+_OPTIONS = [
+    ("algorithm", ["anil", "foanil", "fomaml", "maml"], "maml"), ("n_way", "integer", "5"),
+    ("k_shot", "integer", "1"), ("n_query", "integer", "5"), ("meta_batch", "integer", "8"),
+    ("steps", "integer", "300"), ("inner_lr", "float", "0.4"), ("inner_steps", "integer", "1"),
+    ("inner_steps_test", "integer", "3"), ("outer_lr", "float", "0.001"),
+    ("loss", ["ce", "mse"], "ce"), ("zeroing", "boolean", None),
+    ("head_init", ["random", "zero"], "random"), ("head_scale", "float", "1.0"),
+    ("channels", "integer", "32"), ("block_order", ["finn", "kao"], "finn"),
+    ("downsample", ["pool", "stride"], "pool"),
+    ("dataset", ["glyphs", "omniglyphs", "omniglot", "miniimagenet", "npz"], "glyphs"),
+    ("data_path", "path", "None"), ("image_size", "integer", "None"),
+    ("n_classes", "integer", "1623"), ("split_seed", "integer", "0"),
+    ("rotations", "boolean", None), ("seed", "integer", "0"), ("eval_every", "integer", "25"),
+    ("val_tasks", "integer", "100"), ("ckpt_every", "integer", "100"),
+    ("test_tasks", "integer", "600"), ("backend", ["numpy", "cupy"], "numpy"),
+    ("workers", "integer", "1"),
+]
+
+
+def test_train_options_are_those_of_before():
+    from linmeta.fewshot.cli import train_cmd
+
+    params = [p for p in train_cmd.params if p.name not in ("out", "resume", "quiet")]
+    assert [p.name for p in params] == [name for name, _, _ in _OPTIONS]
+    for p, (name, kind, default) in zip(params, _OPTIONS, strict=True):
+        assert p.default is None, name  # unset keeps the config's value
+        if isinstance(kind, list):
+            choices = list(p.type.choices)
+            if name == "algorithm":  # the registry's spellings join the old ones
+                assert choices == sorted(kind + ["fo_anil", "fo_maml"])
+            else:
+                assert choices == kind, name
+        else:
+            assert p.type.name == kind, name
+        if kind == "boolean":
+            assert p.secondary_opts == [f"--no-{name}"] and "[default: no-" in p.help
+        else:
+            assert p.show_default == default, name
+    res = CliRunner().invoke(fewshot, ["train", "--help"])
+    assert res.exit_code == 0
+    for name, _, _ in _OPTIONS:
+        assert f"--{name.replace('_', '-')}" in res.output
