@@ -60,6 +60,11 @@ class PopulationData:
         mean = self.theta.sum(-2, keepdims=True) / n  # sum/n: np.mean is slower
         return PopulationData(mean, self.sigma_diag, self.noise_var, self)
 
+    def trials(self, index) -> PopulationData:
+        """The same data for the trials ``index`` (a slice keeps the trial axis)."""
+        members = None if self.members is None else self.members.trials(index)
+        return PopulationData(self.theta[index], self.sigma_diag, self.noise_var, members)
+
     def sig(self, u):
         return u if self.sigma_diag is None else u * self.sigma_diag
 
@@ -102,6 +107,9 @@ class HeadData(PopulationData):
     def theta(self):
         return _thetas(self.Bs, self.W)
 
+    def trials(self, index) -> HeadData:
+        return HeadData(self.W[index], self.Bs[index], self.sigma_diag, self.noise_var)
+
     def task_mean(self) -> PopulationData:
         n = self.W.shape[-2]
         # a product, not W.sum: the task axis of W is its slow one, and a sum over it runs
@@ -118,19 +126,40 @@ def _thetas(Bs, W):
 
 @dataclass(frozen=True)
 class SampleData:
-    """Finite samples: ``X`` (T, n, m, d), ``noise = σ z`` (T, n, m), ``theta`` (T, n, d).
+    """Finite samples: ``X`` (T, n, m, d) and either the simulator's ``noise = σ z`` (T, n, m)
+    and ``theta`` (T, n, d), or labels ``y`` (T, n, m) (data whose θ* is unknown: a fixed
+    dataset, a user's data).
 
-    ``y = X θ* + noise`` is never stored: the residual ``X u − y = X (u − θ*) − noise``.
+    Simulated data keep ``y = X θ* + noise`` implicit: the residual ``X u − y = X (u − θ*) −
+    noise``. Data given by labels (``theta`` None) use ``X u − y``. ``counts`` (T, n), when
+    given, is each task's number of samples: its rows beyond that are zeros (X and y), and
+    every per-task mean divides by the task's own count, so tasks of different sizes share
+    one array.
     """
 
     X: object
-    noise: object
-    theta: object
+    noise: object = None
+    theta: object = None
+    y: object = None
+    counts: object = None
     sig_shared = False  # each task has its own Σ̂ (not a field)
 
     @property
-    def m(self) -> int:
-        return self.X.shape[-2]
+    def m(self):
+        """Samples per task: an int, or (T, n, 1) counts for tasks of different sizes."""
+        return self.X.shape[-2] if self.counts is None else self.counts[..., None]
+
+    @property
+    def labels(self):
+        """``y`` (T, n, m)."""
+        if self.y is not None:
+            return self.y
+        return (self.X @ self.theta[..., None])[..., 0] + self.noise
+
+    def trials(self, index) -> SampleData:
+        """The same data for the trials ``index`` (a slice keeps the trial axis)."""
+        return SampleData(*(None if a is None else a[index]
+                            for a in (self.X, self.noise, self.theta, self.y, self.counts)))
 
     def _xt(self, c):
         """``X_iᵀ c_i`` for c (T, n, m); shape (T, n, d).
@@ -151,11 +180,16 @@ class SampleData:
         instead of one per task (when a trial's samples are one block in memory)."""
         c = (self.X @ u[..., None])[..., 0]  # (T, n, m)
         T, n, m, d = self.X.shape
+        scale = m
+        if self.counts is not None:  # per-task counts: divide the m-vectors, then sum
+            c, scale = c / self.m, 1
         if self.X[0].flags.c_contiguous:
-            return (c.reshape(T, 1, n * m) @ self.X.reshape(T, n * m, d))[:, 0] / m
-        return array_module(c).einsum("tnmd,tnm->td", self.X, c) / m
+            return (c.reshape(T, 1, n * m) @ self.X.reshape(T, n * m, d))[:, 0] / scale
+        return array_module(c).einsum("tnmd,tnm->td", self.X, c) / scale
 
     def _residual(self, u):
+        if self.theta is None:
+            return (self.X @ u[..., None])[..., 0] - self.y  # (T, n, m)
         return (self.X @ (u - self.theta)[..., None])[..., 0] - self.noise  # (T, n, m)
 
     def resid(self, u):
@@ -164,15 +198,28 @@ class SampleData:
     def resid_and_loss(self, u):
         """``(Σ̂ u − ĥ, mean_i L_i)`` with ``L_i = (1/2m) ‖X_i u − y_i‖²``; loss shape (T,)."""
         res = self._residual(u)
-        return self._xt(res / self.m), 0.5 * (res * res).mean((-1, -2))
+        if self.counts is None:
+            return self._xt(res / self.m), 0.5 * (res * res).mean((-1, -2))
+        scaled = res / self.m
+        return self._xt(scaled), 0.5 * (scaled * res).sum(-1).mean(-1)
 
 
 def pooled(a: SampleData, b: SampleData) -> SampleData:
     """One dataset per task holding the samples of both (ERM sees all of a task's data)."""
     xp = array_module(a.X)
-    return SampleData(
-        xp.concatenate([a.X, b.X], axis=-2), xp.concatenate([a.noise, b.noise], axis=-1), a.theta
-    )
+    X = xp.concatenate([a.X, b.X], axis=-2)
+    counts = None
+    if a.counts is not None or b.counts is not None:
+        counts = _counts(a) + _counts(b)
+    if a.theta is None:
+        return SampleData(X, y=xp.concatenate([a.y, b.y], axis=-1), counts=counts)
+    return SampleData(X, xp.concatenate([a.noise, b.noise], axis=-1), a.theta, counts=counts)
+
+
+def _counts(data: SampleData):
+    if data.counts is not None:
+        return data.counts
+    return array_module(data.X).full(data.X.shape[:-2], float(data.X.shape[-2]))
 
 
 # ---------------------------------------------------------------- the environment
