@@ -393,8 +393,8 @@ class FixedSampler:
     """
 
     def __init__(self, data: SampleData, m_in: int, batch: int, rng: np.random.Generator):
-        self.full = data
-        self.inner, self.outer = split_tasks(data, m_in)
+        self.full, self.m_in = data, m_in
+        self._split = None  # (inner, outer), formed when a method that splits asks for it
         n = data.X.shape[1]
         self.n, self.batch, self.rng = n, batch or n, rng
         self.all = np.arange(n)[None]
@@ -417,12 +417,16 @@ class FixedSampler:
         return index
 
     def data(self, index, pool: bool = False):
-        """``(data_in, data_out)`` of the tasks ``index`` (1, c); ``pool``: the outer side is
-        each task's whole sample."""
+        """``(data_in, data_out)`` of the tasks ``index`` (1, c); ``pool``: ``(None, each
+        task's whole sample)`` (methods that pool use only the outer side)."""
+        if pool:
+            return None, self.full if index is self.all else select_tasks(self.full, index[0])
+        if self._split is None:
+            self._split = split_tasks(self.full, self.m_in)
+        inner, outer = self._split
         if index is self.all:
-            return self.inner, self.full if pool else self.outer
-        i = index[0]
-        return select_tasks(self.inner, i), select_tasks(self.full if pool else self.outer, i)
+            return inner, outer
+        return select_tasks(inner, index[0]), select_tasks(outer, index[0])
 
 
 def tasks_per_chunk(cfg: Config) -> int:

@@ -524,7 +524,8 @@ def load_data(path):
         raise DataError(f"data file {path}: X must be (n, m, d) or (T, n, m, d) and y (n, m) or "
                         f"(T, n, m); got X {arrays['X'].shape}, y {arrays['y'].shape}")
     trials = [check_data(X[t], y[t]) for t in range(X.shape[0])]
-    data = SampleData(np.concatenate([a.X for a in trials]), y=np.concatenate([a.y for a in trials]))
+    data = SampleData(np.concatenate([a.X for a in trials]),
+                      y=np.concatenate([a.y for a in trials]))
     B_star = arrays.get("B_star")
     if B_star is not None:
         B_star = _as_float(B_star, "B_star")
