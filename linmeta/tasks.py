@@ -486,6 +486,7 @@ def split_tasks(data: SampleData, m_in: int):
 
 def select_tasks(data: SampleData, index) -> SampleData:
     """The tasks ``index`` (an integer array) of every trial."""
+    index = array_module(data.X).asarray(index)  # a host index for device data
     counts = None if data.counts is None else data.counts[:, index]
     return SampleData(data.X[:, index], y=data.y[:, index], counts=counts)
 

@@ -93,6 +93,15 @@ def test_fixed_samples_are_used_every_round_and_counted():
     assert list(fresh.runs["fo_anil"].samples) == [0, 30, 60, 90, 120]
 
 
+def test_chunked_fixed_data_equals_unchunked():
+    cfg = Config(mode="finite", samples="fixed", d=6, k=2, n_tasks=10, m_in=4, m_out=3,
+                 steps=6, trials=2, n_test_tasks=0, batch_tasks=7, tau=2, alpha=0.1, beta=0.1,
+                 methods=("maml", "fo_anil", "erm"))
+    plain, chunked = run(cfg), run(cfg.replace(chunk_tasks=3))
+    for name in cfg.methods:
+        assert np.allclose(plain.runs[name].B, chunked.runs[name].B, rtol=1e-10, atol=1e-12)
+
+
 def test_fixed_samples_need_finite_mode_and_batches_need_fixed_samples():
     with pytest.raises(ConfigError, match="finite"):
         Config(samples="fixed")
