@@ -6,7 +6,8 @@ with the config, the measured numbers and whether the claim holds.
 
 The numbers come from the same sweeps as the figures (``scripts/fig_*.py``; runs are reused when
 present under the results root). The sample-efficiency rows read ``figures/g_samples.csv``
-(written by ``scripts/fig_samples.py`` from its runs; delete it to recompute). Every "holds" is decided by the criterion printed in its row;
+(written by ``scripts/fig_samples.py`` from its runs; delete it to recompute). Every "holds"
+is decided by the criterion printed in its row;
 a quantitative statement of THEORY.md counts as reproduced when the measured mean is within a
 factor of 10 of it. Nothing in the output is typed by hand.
 """
@@ -196,13 +197,17 @@ def _means(rows, d) -> dict:
 
 
 def _slope(rows, d, method):
+    """The rate between the two largest sizes, if the distance has left 1 there."""
     N, last, _ = fig_samples.final_table(rows, d)[method]
-    ok = np.nanmean(last, 1) < FIT_BELOW
-    return fig_samples.slope(N[ok], last[ok]) if ok.sum() >= 2 else None
+    ok = np.isfinite(last).any(1)
+    N, last = N[ok], last[ok]
+    if N.size < 2 or np.nanmean(last[-2]) > FIT_BELOW:
+        return None
+    return fig_samples.slope(N, last)
 
 
 def _fmt_slope(x) -> str:
-    return f"{x:.2f}" if x is not None else f"n/a (< 2 sizes below {FIT_BELOW})"
+    return f"{x:.2f}" if x is not None else f"n/a (dist > {FIT_BELOW})"
 
 
 def _settings(rows):
@@ -228,7 +233,7 @@ def sample_rows(rows) -> list[dict]:
         slopes = [_slope(rows, d, method) for d, _, _ in settings]
         out.append(row(
             f"comparator {method}, finite samples at equal data (fixed dataset)", _grid(rows),
-            f"N={N_eq} (d={d0}; claim 3's n=100, m=10): {method} {e(means0[method][N_eq])}, "
+                f"N={N_eq} (d={d0}; claim 3's n=100, m=10): {method} {e(means0[method][N_eq])}, "
             f"fo_anil {e(means0['fo_anil'][N_eq])}, mt_erm {e(means0['mt_erm'][N_eq])} on the "
             "same samples; slope of log dist in log N: "
             + ", ".join(f"{_fmt_slope(x)} (d={d})" for x, (d, _, _) in zip(slopes, settings,
@@ -253,20 +258,22 @@ def sample_rows(rows) -> list[dict]:
             "an ERM-type estimator with per-task heads (mt_erm, fedrep, altmin; minimax rate "
             "√(dk/N), Tripuraneni21, Du21) is best at every N ≥ 10·d·k",
             all(best[N] in ERM_TYPE for N in Ns if N >= 10 * d * k)))
-    change = []
+    change = []  # (relative change over the last logged interval, method, d, N)
     for d, _, _ in settings:
         for method, (N, last, before) in fig_samples.final_table(rows, d).items():
             if method in fig_samples.ONE_SHOT:
                 continue
             a, b = np.nanmean(last, 1), np.nanmean(before, 1)
-            ok = np.isfinite(a) & np.isfinite(b) & (a < 0.9)
-            change += list(np.abs(a[ok] - b[ok]) / a[ok])
+            for i in np.nonzero(np.isfinite(a) & np.isfinite(b) & (a < 0.5))[0]:
+                change.append((abs(a[i] - b[i]) / a[i], method, d, int(N[i])))
+    worst = max(change) if change else None
     out.append(row(
         "sample efficiency: iterative methods are compared at convergence", _grid(rows),
-        f"largest relative change of the mean distance over the last 100 rounds (sizes with "
-        f"dist < 0.9): {max(change):.0%}" if change else "no size below 0.9",
-        "below 20%", bool(change) and max(change) < 0.2))
-    for d, k, m in settings:
+        f"largest relative change of a mean distance over the last 100 rounds, at every size "
+        f"with dist < 0.5: {worst[0]:.1%} ({worst[1]}, d={worst[2]}, N={worst[3]})"
+        if worst else "no size below 0.5",
+        "below 20%", worst is not None and worst[0] < 0.2))
+    for d, k, _ in settings:
         target = 0.1
         means = _means(rows, d)
         first = {meth: min((N for N, v in vals.items() if v <= target), default=None)
@@ -294,31 +301,57 @@ def sample_rows(rows) -> list[dict]:
 
 
 def sample_conclusion(rows) -> list[str]:
-    """The comparison's conclusion, in words and numbers (from the same rows)."""
+    """The comparison's conclusion, in words and numbers (all computed from the same rows)."""
     lines = ["## Sample efficiency (figure g): which estimator recovers col(B*) from the "
-             "fewest samples", ""]
+             "fewest samples", "",
+             "Every method on the same fixed dataset of N samples (iterative methods trained on "
+             "it to convergence), and the meta-learners also with fresh samples every round "
+             "(claim 3's regime), counted as drawn.", ""]
     for d, k, m in _settings(rows):
         means = _means(rows, d)
         top = max(means["mt_erm"])
-        lines.append(
-            f"- d={d}, k={k} (m={m} per task, σ=0.1), at N = {top} = {top // (d * k)}·d·k "
-            "fixed samples: " + ", ".join(f"{meth} {e(v[top])}" for meth, v in means.items()
-                                          if top in v) + ".")
-        lines.append(
-            "  Slopes of log dist in log N (fit where dist < 0.7): "
-            + ", ".join(f"{meth} {_fmt_slope(_slope(rows, d, meth))}" for meth in means) + ".")
+        finite = {meth: v[top] for meth, v in means.items() if top in v and np.isfinite(v[top])}
+        best = min(finite, key=finite.get)
+        slopes = {meth: _slope(rows, d, meth) for meth in means}
+
+        def needs(level, means=means, best=best):
+            """Smallest size at which the best method is at or below ``level``."""
+            return min((N for N, v in means[best].items() if v <= level), default=None)
+
+        meta = {meth: finite[meth] for meth in fig_samples.META if meth in finite}
+        n_mom, n_meta = needs(finite["mom"]), needs(max(meta.values()))
+        fresh = fig_samples.fresh_curves(rows, d)
+        fresh_best = {meth: float(np.nanmin(np.nanmean(dist, 1))) for meth, (_, dist) in
+                      fresh.items() if meth in fig_samples.META}
+        drawn = max(int(N[-1]) for N, _ in fresh.values()) if fresh else 0
+        lines += [
+            f"- **d={d}, k={k}** (m={m} per task, σ=0.1). At N = {top} = "
+            f"{top // (d * k)}·d·k: " + ", ".join(f"{meth} {e(v)}" for meth, v in
+                                                  finite.items()) + ".",
+            f"  Most efficient: **{best}** ({e(finite[best])}). Slopes of log dist in log N "
+            "from 30·d·k to 100·d·k: " + ", ".join(f"{meth} {_fmt_slope(x)}" for meth, x in
+                                                   slopes.items()) + ".",
+            f"  {best} is below MoM's distance at {top // (d * k)}·d·k from N = {n_mom} on "
+            f"(≥ {top / n_mom:.0f}× fewer samples, on this grid), and below the meta-learners' "
+            f"fixed-data floor ({e(min(meta.values()))}–{e(max(meta.values()))}) from "
+            f"N = {n_meta} on (≥ {top / n_meta:.0f}× fewer). With fresh samples the meta-learners reach "
+            + ", ".join(f"{meth} {e(v)}" for meth, v in fresh_best.items())
+            + f" after {drawn} = {drawn // (d * k)}·d·k samples drawn.",
+        ]
     lines += [
         "",
-        "MT-ERM and FedRep (the same least-squares-heads objective; FedRep reaches MT-ERM's "
-        "minimiser) are the most sample-efficient wherever anything recovers col(B*), "
-        "followed by AltMin (it splits each task's samples); their distance falls as N^-1/2, "
-        "the rate of the theory. MoM follows the same N^-1/2 law with a constant about ten "
-        "times larger: its error is a sampling error of the fourth-moment matrix, present "
-        "even without noise, so it needs about 100 times the samples. The meta-learners "
-        "(MAML, FO-MAML, ANIL, FO-ANIL with τ = 1) trained to convergence on the same fixed "
-        "data stop at a floor set by the one-step adaptation on each task's few inner "
-        "samples, which falls more slowly than N^-1/2; with fresh samples every round they "
-        "reach lower distances, but only after tens to hundreds of times more samples.",
+        "Conclusion. The multi-task ERM estimators with per-task least-squares heads (MT-ERM "
+        "and FedRep, which reaches MT-ERM's minimiser; then AltMin, which splits each task's "
+        "samples) are the most sample-efficient at every size where anything recovers "
+        "col(B*), and their distance falls at about N^-1/2, the rate of their theory "
+        "(√(dk/N) up to logs and noise, Tripuraneni21, Du21). MoM falls at about the same "
+        "rate with a much larger constant: its error is the sampling error of a fourth-moment "
+        "matrix, present even without label noise. The meta-learners (τ = 1) trained to "
+        "convergence on the same fixed data stop at a floor set by the one-step adaptation "
+        "on each task's few inner samples; with fresh samples every round they get lower, but "
+        "only after far more samples than the fixed-data grid holds. Collins22's theory "
+        "bounds samples per task for fresh rounds; it makes no claim of efficiency against "
+        "ERM-type estimators at equal data, and none is seen here.",
         "",
     ]
     return lines
