@@ -334,7 +334,8 @@ def sample_conclusion(rows) -> list[str]:
             f"  {best} is below MoM's distance at {top // (d * k)}·d·k from N = {n_mom} on "
             f"(≥ {top / n_mom:.0f}× fewer samples, on this grid), and below the meta-learners' "
             f"fixed-data floor ({e(min(meta.values()))}–{e(max(meta.values()))}) from "
-            f"N = {n_meta} on (≥ {top / n_meta:.0f}× fewer). With fresh samples the meta-learners reach "
+            f"N = {n_meta} on (≥ {top / n_meta:.0f}× fewer). With fresh samples the "
+            "meta-learners reach "
             + ", ".join(f"{meth} {e(v)}" for meth, v in fresh_best.items())
             + f" after {drawn} = {drawn // (d * k)}·d·k samples drawn.",
         ]
