@@ -17,10 +17,10 @@ from . import __version__
 from .backend import BackendError, tune_allocator
 from .experiment import Config, ConfigError, load_config
 from .experiment import run as run_experiment
-from .results import ResultError, read_config, read_metrics, save_result, summarize
-from .tasks import ProblemError, load_problem
+from .results import ResultError, read_config, read_metrics, save_data, save_result, summarize
+from .tasks import DataError, ProblemError, load_problem
 
-INPUT_ERRORS = (ConfigError, ProblemError, ResultError, BackendError)
+INPUT_ERRORS = (ConfigError, ProblemError, ResultError, BackendError, DataError)
 
 
 class LinmetaGroup(click.Group):
@@ -130,14 +130,23 @@ def summary_table(summary: dict) -> str:
 @click.option("--save-params", is_flag=True, 
               help="Store final B (trials,d,k') and w in arrays.npz.")
 @click.option("--plot/--no-plot", default=True, help="Write convergence.png [default: on].")
-def run_cmd(config_file, out, problem_file, save_params, plot, **options):
+@click.option("--data", "data_file", type=click.Path(dir_okay=False), default=None,
+              help="NPZ with X (n,m,d), y (n,m) [, B_star (d,k), m_in]: run the methods on these "
+                   "samples (fixed data); distance when B_star is given, else held-out error.")
+@click.option("--save-data", "save_data_", is_flag=True,
+              help="Store the fixed dataset (--samples fixed or --data) as data.npz.")
+def run_cmd(config_file, out, problem_file, save_params, plot, data_file, save_data_, **options):
     """Simulate the methods and write a result directory.
 
     With no arguments: the headline comparison of THEORY §1.3 claim 1 (MAML, FO-MAML, ANIL,
     FO-ANIL, ERM in population mode, d=20, k=3, n=20, α=β=0.5, 5 trials).
     """
     cfg = resolve_config(config_file, options)
-    problem = None
+    problem = data = heldout = None
+    if data_file:
+        if problem_file:
+            raise click.UsageError("--data and --problem exclude each other")
+        cfg, problem, data, heldout = _data_run(cfg, data_file)
     if problem_file:
         problem = load_problem(problem_file, cfg.trials)
         n, k = problem.W_pool.shape[1:]
@@ -146,18 +155,61 @@ def run_cmd(config_file, out, problem_file, save_params, plot, **options):
                           x_cov_cond=1.0)
     out = Path(out or f"results/run-{datetime.now():%Y%m%d-%H%M%S}")
     progress = Progress()
+    if save_data_ and cfg.samples != "fixed":
+        raise click.UsageError("--save-data needs --samples fixed or --data")
     try:
-        result = run_experiment(cfg, problem, progress=progress, problem_file=problem_file)
+        result = run_experiment(cfg, problem, progress=progress, problem_file=problem_file,
+                                data=data, heldout=heldout)
     finally:
         progress.close()
     save_result(result, out, save_params=save_params)
+    if save_data_:
+        save_data(result, out)
     if plot:
         from .plotting import convergence_figure
 
-        fig = convergence_figure([(out.name, read_metrics(out))])
+        metric = "dist" if result.problem.B_star is not None else "heldout_mse"
+        fig = convergence_figure([(out.name, read_metrics(out))], metric=metric)
         fig.savefig(out / "convergence.png", dpi=120)
     click.echo(summary_table(summarize(result)))
     click.echo(f"results in {out}")
+
+
+def _data_run(cfg: Config, path):
+    """Config, problem, training data and held-out tasks of ``run --data FILE``.
+
+    With ``B_star`` in the file every task trains and the distance is logged. Without it the
+    last ⌈n/5⌉ tasks are held out: each fits a head in col(B) on its first m_in samples and is
+    scored on the rest (``heldout_mse``)."""
+    from .experiment import _rng, streams
+    from .tasks import Problem, SampleData, draw_init, load_data, random_orthonormal
+
+    data, B_star, m_in = load_data(path)
+    T, n, m, d = data.X.shape
+    if m < 2:
+        raise DataError(f"data file {path}: each task needs at least 2 samples (inner, outer)")
+    m_in = m_in or m // 2
+    k = B_star.shape[-1] if B_star is not None else cfg.k
+    heldout = None
+    if B_star is None:
+        h = -(-n // 5)
+        if n - h < 1:
+            raise DataError(f"data file {path}: without B_star at least 2 tasks are needed "
+                            "(some are held out)")
+        X, y = data.X[:, n - h:], data.y[:, n - h:]
+        heldout = (X[:, :, :m_in], y[:, :, :m_in], X[:, :, m_in:], y[:, :, m_in:])
+        data = SampleData(data.X[:, : n - h], y=data.y[:, : n - h])
+        n -= h
+    try:
+        cfg = cfg.replace(d=d, k=k, n_tasks=n, m_in=m_in, m_out=m - m_in, trials=T,
+                          mode="finite", samples="fixed", n_test_tasks=0, task_pool=False,
+                          x_cov_cond=1.0)
+    except ConfigError as err:
+        raise DataError(f"data file {path}: {err}") from None
+    rng = _rng(streams(cfg.seed)["problem"])
+    random_orthonormal(rng, (T, d, k))  # as make_problem: the seed of a saved run gives its B0
+    B0, w0 = draw_init(rng, T, d, cfg.learner_k, cfg.init, cfg.alpha, cfg.w0_scale)
+    return cfg, Problem(B_star, B0, w0), data, heldout
 
 
 @cli.command("plot")

@@ -71,8 +71,12 @@ class Comparator:
 
 
 def labels(data: SampleData):
-    """``y = X θ* + noise``, shape (T, n, m)."""
-    return (data.X @ data.theta[..., None])[..., 0] + data.noise
+    """``y = X θ* + noise`` (or the data's own labels), shape (T, n, m)."""
+    return data.labels
+
+
+def _task_count(data) -> int:
+    return (data.X if isinstance(data, SampleData) else data.theta).shape[1]
 
 
 def _sigma_times(data: PopulationData, B):
@@ -129,7 +133,9 @@ def moment_matrix(data):
     T, n, m, d = data.X.shape
     X = data.X.reshape(T, n * m, d)
     y2 = labels(data).reshape(T, n * m) ** 2
-    return (X * y2[..., None]).swapaxes(-1, -2) @ X / (n * m)
+    # tasks of different sizes: their zero rows add nothing, N counts the real samples
+    N = n * m if data.counts is None else data.counts.sum(-1)[:, None, None]
+    return (X * y2[..., None]).swapaxes(-1, -2) @ X / N
 
 
 # ---------------------------------------------------------------- the rules
@@ -168,12 +174,23 @@ MT_ERM_MAXITER = 1000
 
 
 def mt_erm_solve(data, B, V, maxiter: int = MT_ERM_MAXITER):
-    """Minimise :func:`burer_monteiro` by L-BFGS from (B (T, d, k′), V (T, n, k′)).
+    """Minimise :func:`burer_monteiro` by L-BFGS from (B (T, d, k′), V (T, n, k′)), one solve
+    per trial.
 
-    The trials are independent, so their objectives are summed into one separable problem.
-    Returns the minimiser ``(B̂, V̂)``; at any critical point ``B̂ᵀB̂ = V̂ᵀV̂`` (derived:
+    Each trial is its own problem with its own iteration count and stopping test, so a trial's
+    estimate does not depend on the others (one L-BFGS over the summed objectives would share
+    one line search and one iteration cap). The objective of a trial is vectorised over its
+    tasks. Returns the minimiser ``(B̂, V̂)``; at any critical point ``B̂ᵀB̂ = V̂ᵀV̂`` (derived:
     ``Bᵀ∇_B − ∇_VᵀV = ½(BᵀB D + D VᵀV) = 0`` forces ``(BᵀB)² = (VᵀV)²``).
     """
+    xp = array_module(B)
+    solved = [_lbfgs_one_trial(data.trials(slice(t, t + 1)), B[t:t + 1], V[t:t + 1], maxiter)
+              for t in range(B.shape[0])]
+    return xp.concatenate([b for b, _ in solved]), xp.concatenate([v for _, v in solved])
+
+
+def _lbfgs_one_trial(data, B, V, maxiter: int):
+    """:func:`mt_erm_solve` for one trial: B (1, d, k′), V (1, n, k′)."""
     from scipy.optimize import minimize
 
     xp = array_module(B)
@@ -187,7 +204,7 @@ def mt_erm_solve(data, B, V, maxiter: int = MT_ERM_MAXITER):
     def fun(x):
         F, gB, gV = burer_monteiro(data, *unpack(x))
         g = np.concatenate([to_numpy(gB).ravel(), to_numpy(gV).ravel()]).astype(np.float64)
-        return float(to_numpy(F).sum()), g
+        return float(to_numpy(F)[0]), g
 
     x0 = np.concatenate([to_numpy(B).ravel(), to_numpy(V).ravel()]).astype(np.float64)
     sol = minimize(fun, x0, jac=True, method="L-BFGS-B",
@@ -239,11 +256,11 @@ def reptile_rule(data_in, data_out, B, w, cfg):
     data), reaching ``(B_i, w_i)``; then ``(B, w) ← (B, w) + (β/n) Σ_i ((B_i, w_i) − (B, w))``.
     With τ = 1 this is ERM with rate αβ; the representation is learned from τ ≥ 2 on.
     """
-    T, n = data_out.theta.shape[:2]
+    n = _task_count(data_out)
     B_i, w_i, _ = inner_loop(data_out, B, w, cfg.alpha, cfg.tau, "all")
     xp = array_module(B)
-    _, loss = data_out.resid_and_loss(xp.broadcast_to((B @ w[..., None])[..., 0][:, None],
-                                                      data_out.theta.shape))
+    u = (B @ w[..., None])[..., 0][:, None]  # (T, 1, d): the shared point, every task
+    _, loss = data_out.resid_and_loss(xp.broadcast_to(u, (u.shape[0], n, u.shape[-1])))
     B_mean, w_mean = B_i.task_sum(n) / n, w_i.mean(-2)
     return B + cfg.beta * (B_mean - B), w + cfg.beta * (w_mean - w), loss
 

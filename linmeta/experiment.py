@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .algorithms import METHODS, get_method
-from .backend import BackendError, get_dtype, get_xp, to_numpy
+from .backend import BackendError, array_module, get_dtype, get_xp, to_numpy
 from .metrics import (
     HeldOutTasks,
+    heldout_mse,
     least_squares_risk,
+    orthonormal_basis,
     outside_norm,
     principal_angles,
     subspace_head_risk,
@@ -36,10 +38,13 @@ from .tasks import (
     draw_inputs,
     make_problem,
     pooled,
+    select_tasks,
+    split_tasks,
 )
 
 MODES = ("population", "finite")
 INITS = ("collins", "random")
+SAMPLES = ("fresh", "fixed")
 
 
 class ConfigError(ValueError):
@@ -61,7 +66,11 @@ class Config:
     test-time excess risk (m_test 0 means 2k′); log_every : metric logging period;
     reduce : simulate population mode with Σ = I in span(B0, B*) (exact; off for checks);
     chunk_tasks, memory_mb : process a round's tasks in chunks (0: all at once), sized so that
-    a step's working memory stays under memory_mb (see :func:`tasks_per_chunk`).
+    a step's working memory stays under memory_mb (see :func:`tasks_per_chunk`);
+    samples : 'fresh' (new tasks and samples every round) or 'fixed' (a pool of n_tasks tasks
+    whose m_in + m_out samples are drawn once; every method uses exactly those, see
+    :class:`FixedSampler`); batch_tasks : with fixed samples, the tasks of one round (a
+    meta-batch cycling through the pool; 0 means all tasks every round).
     """
 
     d: int = 20
@@ -94,6 +103,8 @@ class Config:
     reduce: bool = True
     chunk_tasks: int = 0
     memory_mb: float = 0.0
+    samples: str = "fresh"
+    batch_tasks: int = 0
 
     def __post_init__(self):
         if isinstance(self.methods, str):
@@ -135,6 +146,16 @@ class Config:
                     f"chunked runs (chunk_tasks, memory_mb) need a per-task meta-gradient; "
                     f"not available for {', '.join(plain)}"
                 )
+        if self.samples not in SAMPLES:
+            raise ConfigError(f"unknown samples {self.samples!r}; choose from {', '.join(SAMPLES)}")
+        if self.samples == "fixed" and self.mode != "finite":
+            raise ConfigError("samples='fixed' needs mode='finite' (population losses have no "
+                              "samples)")
+        if self.batch_tasks < 0 or self.batch_tasks > self.n_tasks:
+            raise ConfigError(f"batch_tasks must be in [0, n_tasks={self.n_tasks}], got "
+                              f"{self.batch_tasks}")
+        if self.batch_tasks and self.samples != "fixed":
+            raise ConfigError("batch_tasks needs samples='fixed' (fresh rounds draw n_tasks tasks)")
         try:
             get_dtype(self.dtype)
         except BackendError as err:
@@ -234,14 +255,18 @@ class MethodRun:
     B: np.ndarray
     w: np.ndarray
     seconds: float
+    samples: np.ndarray | None = None  # (L,) samples seen by each logged step (finite mode)
 
 
 @dataclass
 class Result:
+    """``data``: the fixed dataset every method used (fixed samples, a data file), else None."""
+
     config: Config
     problem: Problem
     runs: dict = field(default_factory=dict)
     problem_file: str | None = None
+    data: SampleData | None = None
 
 
 def streams(seed: int) -> dict:
@@ -275,16 +300,41 @@ def _basis(cfg: Config, problem: Problem):
     return U
 
 
-def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file=None) -> Result:
-    """Simulate every method of ``cfg``; ``progress(method, step, steps)`` is called each step."""
+def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file=None,
+        data: SampleData | None = None, heldout: SampleData | None = None) -> Result:
+    """Simulate every method of ``cfg``; ``progress(method, step, steps)`` is called each step.
+
+    ``data`` (T, n, m, d) with labels: a given fixed dataset (a data file) instead of drawn
+    samples; ``problem.B_star`` may then be None (no distance is logged). ``heldout``: tasks
+    kept out of training, scored by :func:`linmeta.metrics.heldout_mse` at every logged step.
+    """
     seqs = streams(cfg.seed)
     if problem is None:
         problem = make_problem(cfg, _rng(seqs["problem"]))
+    if data is None and cfg.samples == "fixed":
+        data = draw_fixed_data(cfg, problem, seqs)
     tests = make_test_tasks(cfg, problem, seqs["test"])
-    result = Result(cfg, problem, problem_file=problem_file)
+    result = Result(cfg, problem, problem_file=problem_file, data=data)
     for name in cfg.methods:
-        result.runs[name] = simulate(cfg, get_method(name), problem, tests, seqs, progress)
+        result.runs[name] = simulate(cfg, get_method(name), problem, tests, seqs, progress, data,
+                                     heldout)
     return result
+
+
+def draw_fixed_data(cfg: Config, problem: Problem, seqs: dict) -> SampleData:
+    """The fixed dataset of ``samples='fixed'``: each task of the pool gets ``m_in + m_out``
+    samples, drawn once (the inner ones first), with labels ``y = X θ* + σ z``; float64 on the
+    host, shape (T, n, m_in + m_out, d). The same numbers as the first round of a fresh run
+    with the same task pool."""
+    rng = {name: _rng(seqs[name]) for name in ("inner_x", "inner_noise", "outer_x", "outer_noise")}
+    theta = (problem.B_star @ problem.W_pool.swapaxes(-1, -2)).swapaxes(-1, -2)  # (T, n, d)
+    Xs, ys = [], []
+    for side, m in (("inner", cfg.m_in), ("outer", cfg.m_out)):
+        X, z = draw_inputs(rng[f"{side}_x"], rng[f"{side}_noise"], cfg.n_tasks, cfg.trials, m,
+                           cfg.d, problem.sigma_diag, cfg.sigma)
+        Xs.append(X)
+        ys.append((X @ theta[..., None])[..., 0] + z)
+    return SampleData(np.concatenate(Xs, -2), y=np.concatenate(ys, -1))
 
 
 class RoundSampler:
@@ -298,10 +348,16 @@ class RoundSampler:
     def __init__(self, cfg: Config, problem: Problem, seqs: dict, Bs, dev):
         self.cfg, self.problem, self.Bs, self.dev = cfg, problem, Bs, dev
         self.sigma_diag, self.W_pool = dev(problem.sigma_diag), dev(problem.W_pool)
-        self.rng = {name: _rng(seqs[name]) for name in STREAMS if name not in ("problem", "test")}
+        self.rng = {name: _rng(seqs[name]) for name in STREAMS
+                    if name not in ("problem", "test", "batches")}
+        finite = cfg.mode == "finite"
+        self.samples_used = 0 if finite else None  # samples drawn so far (every round new)
+        self._per_round = cfg.n_tasks * (cfg.m_in + cfg.m_out) if finite else 0
 
-    def heads(self):
-        """The round's task heads, shape (T, n, k)."""
+    def heads(self, all_tasks: bool = False):
+        """The round's task heads, shape (T, n, k) (every round uses all n tasks)."""
+        if self.samples_used is not None:
+            self.samples_used += self._per_round
         if self.W_pool is not None:
             return self.W_pool
         cfg = self.cfg
@@ -322,6 +378,55 @@ class RoundSampler:
             sides.append(SampleData(self.dev(X), self.dev(z), theta))
         data_in, data_out = sides
         return data_in, pooled(data_in, data_out) if pool else data_out
+
+
+class FixedSampler:
+    """A fixed dataset: the same samples round after round (``samples='fixed'``, data files,
+    the estimators of :mod:`linmeta.estimators`).
+
+    data : (T, n, m, d) with labels; a task's first ``m_in`` samples are its inner data, the
+    rest its outer data, and methods that pool see all of them. A round holds all n tasks, or
+    a meta-batch of ``batch`` tasks: each pass through the pool visits the tasks in a new
+    random order (from ``rng``, the same order for every trial), cut into batches of ``batch``
+    (the last of a pass may be smaller). :meth:`heads` returns the round's task indices
+    (1, b) in place of heads, so the chunked step slices them like heads.
+    """
+
+    def __init__(self, data: SampleData, m_in: int, batch: int, rng: np.random.Generator):
+        self.full, self.m_in = data, m_in
+        self._split = None  # (inner, outer), formed when a method that splits asks for it
+        n = data.X.shape[1]
+        self.n, self.batch, self.rng = n, batch or n, rng
+        self.all = np.arange(n)[None]
+        self.queue = np.empty(0, dtype=np.int64)
+        counts = data.counts[0] if data.counts is not None else np.full(n, data.X.shape[-2])
+        self.task_samples = to_numpy(counts).astype(np.int64)
+        self.seen = np.zeros(n, dtype=bool)
+        self.samples_used = 0  # distinct samples seen so far
+
+    def heads(self, all_tasks: bool = False):
+        """The round's tasks: indices of shape (1, b)."""
+        if all_tasks or self.batch >= self.n:
+            index = self.all
+        else:
+            if self.queue.size == 0:
+                self.queue = self.rng.permutation(self.n)
+            index, self.queue = self.queue[None, : self.batch], self.queue[self.batch:]
+        self.seen[index[0]] = True
+        self.samples_used = int(self.task_samples[self.seen].sum())
+        return index
+
+    def data(self, index, pool: bool = False):
+        """``(data_in, data_out)`` of the tasks ``index`` (1, c); ``pool``: ``(None, each
+        task's whole sample)`` (methods that pool use only the outer side)."""
+        if pool:
+            return None, self.full if index is self.all else select_tasks(self.full, index[0])
+        if self._split is None:
+            self._split = split_tasks(self.full, self.m_in)
+        inner, outer = self._split
+        if index is self.all:
+            return inner, outer
+        return select_tasks(inner, index[0]), select_tasks(outer, index[0])
 
 
 def tasks_per_chunk(cfg: Config) -> int:
@@ -355,7 +460,7 @@ def chunked_step(method, sampler: RoundSampler, W, B, w, cfg: Config, chunk: int
     The meta-gradient is a mean over tasks, so it is accumulated chunk by chunk:
     ``∇ = Σ_c (n_c / n) ∇_c``; the result equals the unchunked step up to round-off.
     """
-    n = W.shape[1]
+    n = W.shape[1]  # the round's tasks (heads (T, n, k) or fixed-data indices (1, n))
     gB = gw = loss = 0
     for lo in range(0, n, chunk):
         Wc = W[:, lo:lo + chunk]
@@ -367,8 +472,11 @@ def chunked_step(method, sampler: RoundSampler, W, B, w, cfg: Config, chunk: int
     return B - cfg.beta * gB, w - cfg.beta * gw, loss
 
 
-def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) -> MethodRun:
-    """One method, all trials at once. Diverged trials are frozen and recorded, not fatal."""
+def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None,
+             data: SampleData | None = None, heldout: SampleData | None = None) -> MethodRun:
+    """One method, all trials at once. Diverged trials are frozen and recorded, not fatal.
+
+    ``data``: a fixed dataset (T, n, m, d) used every round (see :class:`FixedSampler`)."""
     xp, dtype = get_xp(cfg.backend), get_dtype(cfg.dtype)
     start = time.perf_counter()
     T = cfg.trials
@@ -379,35 +487,71 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
         Bs_c, B_c = U.swapaxes(-1, -2) @ problem.B_star, U.swapaxes(-1, -2) @ problem.B0
     dev = lambda a: None if a is None else xp.asarray(a, dtype=dtype)  # noqa: E731
     B, w, Bs = dev(B_c), dev(problem.w0), dev(Bs_c)
-    sampler = RoundSampler(cfg, problem, seqs, Bs, dev)
-    chunk = tasks_per_chunk(cfg)
+    if data is None:
+        sampler = RoundSampler(cfg, problem, seqs, Bs, dev)
+    else:
+        sampler = FixedSampler(SampleData(dev(data.X), y=dev(data.y), counts=data.counts),
+                               cfg.m_in, cfg.batch_tasks, _rng(seqs["batches"]))
 
     one_shot = getattr(method, "one_shot", False)  # an estimator: one round's data, one column
     logged = [t for t in range(cfg.steps + 1) if t % cfg.log_every == 0 or t == cfg.steps]
     if one_shot:
         logged = [cfg.steps]
-    names = _metric_names(cfg, tests)
+    names = _metric_names(cfg, tests, Bs is not None, heldout is not None)
     baselines = _baseline_risks(problem, tests)
     metrics = {name: np.full((T, len(logged)), np.nan) for name in names}
+    samples = np.zeros(len(logged), dtype=np.int64) if sampler.samples_used is not None else None
+    Bs_host = None if Bs is None else to_numpy(Bs).astype(np.float64)
+
+    def on_log(column, alive, B, w, loss, used):
+        B_host = to_numpy(B).astype(np.float64)
+        with np.errstate(all="ignore"):  # a trial about to diverge may overflow here
+            _log(metrics, column, alive, B_host, to_numpy(w), to_numpy(loss), Bs_host, U, tests,
+                 baselines, heldout)
+        if samples is not None:
+            samples[column] = used
+
+    B, w, diverged_at = train(method, sampler, B, w, cfg, logged, on_log, progress)
+    B_full = to_numpy(B).astype(np.float64)
+    if U is not None:
+        B_full = U @ B_full
+    return MethodRun(method.name, np.array(logged), metrics, diverged_at, B_full,
+                     to_numpy(w).astype(np.float64), time.perf_counter() - start, samples)
+
+
+def train(method, sampler, B, w, cfg: Config, logged: list, on_log=None, progress=None):
+    """The outer loop that every method runs, in the simulator and in the estimators.
+
+    Each round takes its tasks from ``sampler`` (:class:`RoundSampler` or
+    :class:`FixedSampler`) and applies one step of ``method``; a one-shot method estimates
+    once from all tasks. At each step of ``logged``, ``on_log(column, alive, B, w, loss,
+    samples)`` gets the current point (``samples``: the samples it has seen). A trial whose B
+    or w turns non-finite is frozen where it was and its step recorded. B (T, d, k′),
+    w (T, k′) on the device; returns the final ``(B, w, diverged_at (T,))``.
+    """
+    xp = array_module(B)
+    T = B.shape[0]
+    chunk = tasks_per_chunk(cfg)
+    one_shot = getattr(method, "one_shot", False)
     diverged_at = np.full(T, -1, dtype=np.int64)
     alive = np.ones(T, dtype=bool)
     column = 0
     for t in logged if one_shot else range(cfg.steps + 1):
-        W = sampler.heads()
+        used = sampler.samples_used  # by the current point: the rounds before this one
+        W = sampler.heads(all_tasks=one_shot)
         log_now = t == logged[column]
         with np.errstate(all="ignore"):
             if one_shot:
                 B, loss = method.estimate(*sampler.data(W, method.pooled), B, w, cfg)
-            elif chunk < cfg.n_tasks:
+                used = sampler.samples_used
+            elif chunk < W.shape[1]:
                 B_new, w_new, loss = chunked_step(method, sampler, W, B, w, cfg, chunk, log_now)
             else:
                 B_new, w_new, loss = method.step(*sampler.data(W, method.pooled), B, w, cfg,
                                                  with_loss=log_now)
         if log_now:
-            B_host = to_numpy(B).astype(np.float64)
-            with np.errstate(all="ignore"):  # a trial about to diverge may overflow here
-                _log(metrics, column, alive, B_host, to_numpy(w), to_numpy(loss),
-                     to_numpy(Bs).astype(np.float64), U, tests, baselines)
+            if on_log is not None:
+                on_log(column, alive, B, w, loss, used)
             column += 1
         if t == cfg.steps:
             break
@@ -420,18 +564,19 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None) 
         w = xp.where(keep[:, None], w_new, w)
         if progress is not None:
             progress(method.name, t + 1, cfg.steps)
-    B_full = to_numpy(B).astype(np.float64)
-    if U is not None:
-        B_full = U @ B_full
-    return MethodRun(method.name, np.array(logged), metrics, diverged_at, B_full,
-                     to_numpy(w).astype(np.float64), time.perf_counter() - start)
+    return B, w, diverged_at
 
 
-def _metric_names(cfg: Config, tests) -> list[str]:
-    names = ["dist"] + [f"angle_{j + 1}" for j in range(cfg.k)]
-    names += ["rank", "outside_norm", "loss", "w_norm"]
+def _metric_names(cfg: Config, tests, with_dist: bool = True, with_heldout: bool = False):
+    names = []
+    if with_dist:
+        names += ["dist"] + [f"angle_{j + 1}" for j in range(cfg.k)]
+    names += ["rank", "outside_norm", "loss", "w_norm"] if with_dist else ["rank", "loss",
+                                                                            "w_norm"]
     if tests is not None:
         names += ["risk_subspace", "risk_ls", "risk_oracle"]
+    if with_heldout:
+        names += ["heldout_mse"]
     return names
 
 
@@ -445,16 +590,21 @@ def _baseline_risks(problem: Problem, tests) -> dict:
     }
 
 
-def _log(metrics, column, alive, B, w, loss, Bs, U, tests, baselines):
-    """Fill one logged column for the trials that have not diverged."""
-    pa = principal_angles(B, Bs)
-    values = {"dist": pa["dist"], "rank": pa["rank"], "loss": loss,
-              "outside_norm": outside_norm(B, Bs), "w_norm": np.linalg.norm(w, axis=-1)}
-    for j in range(pa["angles"].shape[-1]):
-        values[f"angle_{j + 1}"] = pa["angles"][..., j]
+def _log(metrics, column, alive, B, w, loss, Bs, U, tests, baselines, heldout=None):
+    """Fill one logged column for the trials that have not diverged (Bs None: no B* known)."""
+    values = {"loss": loss, "w_norm": np.linalg.norm(w, axis=-1)}
+    if Bs is not None:
+        pa = principal_angles(B, Bs)
+        values.update({"dist": pa["dist"], "rank": pa["rank"], "outside_norm": outside_norm(B, Bs)})
+        for j in range(pa["angles"].shape[-1]):
+            values[f"angle_{j + 1}"] = pa["angles"][..., j]
+    else:
+        values["rank"] = orthonormal_basis(B)[1]
     if tests is not None:
         B_full = B if U is None else U @ B
         values["risk_subspace"] = subspace_head_risk(B_full, tests)
         values.update(baselines)
+    if heldout is not None:
+        values["heldout_mse"] = heldout_mse(B, *heldout)
     for name, value in values.items():
         metrics[name][alive, column] = np.asarray(value, dtype=np.float64)[alive]

@@ -100,3 +100,16 @@ def least_squares_risk(tests: HeldOutTasks) -> np.ndarray:
     """Excess risk of minimum-norm least squares in all d dimensions, shape (T,)."""
     theta_hat = (np.linalg.pinv(tests.X) @ tests.y[..., None])[..., 0]
     return tests.risk(theta_hat)
+
+
+def heldout_mse(B: np.ndarray, X_fit, y_fit, X_eval, y_eval) -> np.ndarray:
+    """Prediction error on held-out tasks whose θ* is unknown (a user's data).
+
+    Each task's head is fitted by least squares in col(B) on its samples ``(X_fit, y_fit)``
+    (T, h, m₁, d), (T, h, m₁), and scored by the mean squared error on its other samples
+    ``(X_eval, y_eval)`` (T, h, m₂, d), (T, h, m₂). B of shape (T, d, k'). Returns (T,).
+    """
+    Q, _ = orthonormal_basis(B)
+    w_hat = np.linalg.pinv(X_fit @ Q[:, None]) @ y_fit[..., None]  # (T, h, k', 1)
+    pred = (X_eval @ Q[:, None] @ w_hat)[..., 0]  # (T, h, m₂)
+    return ((pred - y_eval) ** 2).mean((-1, -2))

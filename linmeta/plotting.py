@@ -27,6 +27,17 @@ def band(values: np.ndarray):
     return mean, lo, hi
 
 
+def _one_shot(ax, step, mean, lo, hi, label):
+    """A one-shot estimator: a marked point at the step it is logged at, its min–max as an
+    error bar, and a dotted horizontal line at its mean so that it reads against every step."""
+    bar = ax.errorbar([step], [mean], yerr=[[mean - lo], [hi - mean]], fmt="*", markersize=11,
+                      capsize=3, label=label)
+    color = bar.lines[0].get_color()
+    ax.axhline(mean, color=color, linestyle=":", linewidth=1.2)
+    ax.annotate(label.split(" (")[0], (step, mean), textcoords="offset points", xytext=(-6, 6),
+                ha="right", fontsize=7, color=color)
+
+
 def convergence_figure(runs, metric: str = "dist", logy: bool = True, title: str | None = None):
     """Metric against step for every method of every run: mean line, min–max band over trials.
 
@@ -43,9 +54,13 @@ def convergence_figure(runs, metric: str = "dist", logy: bool = True, title: str
                 continue
             mean, lo, hi = band(values)
             line_label = f"{label}: {method}" if several else method
-            (line,) = ax.plot(steps, mean, styles[drawn % len(styles)],
-                              label=f"{line_label} ({values.shape[0]} trials)")
-            ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+            if steps.size == 1:  # a one-shot estimate: its value as a level across the axis
+                _one_shot(ax, steps[0], mean[0], lo[0], hi[0],
+                          f"{line_label} (one-shot, {values.shape[0]} trials)")
+            else:
+                (line,) = ax.plot(steps, mean, styles[drawn % len(styles)],
+                                  label=f"{line_label} ({values.shape[0]} trials)")
+                ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
             drawn += 1
     if drawn == 0:
         raise ValueError(f"no metric {metric!r} in the given results")

@@ -90,7 +90,7 @@ def summarize(result) -> dict:
     """Per method: final distance (mean, median, max over surviving trials), divergences, time."""
     out = {}
     for name, run in result.runs.items():
-        final = run.metrics["dist"][:, -1]
+        final = run.metrics["dist"][:, -1] if "dist" in run.metrics else np.empty(0)
         final = final[np.isfinite(final)]
         out[name] = {
             "final_dist_mean": float(final.mean()) if final.size else None,
@@ -101,6 +101,12 @@ def summarize(result) -> dict:
             "steps": int(run.steps[-1]),
             "seconds": round(run.seconds, 4),
         }
+        if getattr(run, "samples", None) is not None:  # finite samples: how many it saw
+            out[name]["samples"] = int(run.samples[-1])
+        if "heldout_mse" in run.metrics:  # a data file without B*: the held-out error
+            mse = run.metrics["heldout_mse"][:, -1]
+            out[name]["final_heldout_mse"] = float(np.nanmean(mse)) if np.isfinite(mse).any() \
+                else None
     return out
 
 
@@ -120,14 +126,19 @@ def save_result(result, out_dir, save_params: bool = False) -> Path:
 
     p = result.problem
     arrays = {"B_star": p.B_star, "B0": p.B0, "w0": p.w0}
+    if p.B_star is None:  # a data file without B*
+        del arrays["B_star"]
     if p.W_pool is not None:
         arrays["W_star"] = p.W_pool
     if p.sigma_diag is not None:
         arrays["Sigma_diag"] = p.sigma_diag
     for name, run in result.runs.items():
         arrays[f"{name}.steps"] = run.steps
-        arrays[f"{name}.dist"] = run.metrics["dist"]
+        if "dist" in run.metrics:
+            arrays[f"{name}.dist"] = run.metrics["dist"]
         arrays[f"{name}.diverged_at"] = run.diverged_at
+        if getattr(run, "samples", None) is not None:
+            arrays[f"{name}.samples"] = run.samples
         if save_params:
             arrays[f"{name}.B"] = run.B
             arrays[f"{name}.w"] = run.w
@@ -143,6 +154,24 @@ def save_result(result, out_dir, save_params: bool = False) -> Path:
     }
     atomic_write_text(marker, json.dumps(meta, indent=2) + "\n")
     return out
+
+
+def save_data(result, out_dir) -> Path:
+    """Write the fixed dataset every method of ``result`` used to ``out_dir/data.npz``: ``X``
+    (T, n, m, d), ``y`` (T, n, m), ``m_in`` (a task's first m_in samples are its inner data)
+    and ``B_star`` (T, d, k) when known; ``linmeta run --data`` reads the same format."""
+    if result.data is None:
+        raise ResultError("no fixed dataset to save: use --samples fixed (or --data)")
+    data = result.data
+    if data.counts is not None:
+        raise ResultError("tasks of different sizes cannot be saved as data.npz")
+    arrays = {"X": np.asarray(data.X), "y": np.asarray(data.y),
+              "m_in": np.asarray(result.config.m_in)}
+    if result.problem.B_star is not None:
+        arrays["B_star"] = result.problem.B_star
+    path = Path(out_dir) / "data.npz"
+    atomic_savez(path, arrays)
+    return path
 
 
 def is_complete(out_dir) -> bool:

@@ -23,11 +23,16 @@ import numpy as np
 
 from .backend import array_module
 
-STREAMS = ("problem", "heads", "inner_x", "inner_noise", "outer_x", "outer_noise", "test")
+STREAMS = ("problem", "heads", "inner_x", "inner_noise", "outer_x", "outer_noise", "test",
+           "batches")
 
 
 class ProblemError(ValueError):
     """A malformed or inconsistent problem file."""
+
+
+class DataError(ValueError):
+    """Data that an estimator cannot use: wrong shapes, non-finite values, too few samples."""
 
 
 # ---------------------------------------------------------------- data statistics
@@ -59,6 +64,11 @@ class PopulationData:
         n = self.theta.shape[-2]
         mean = self.theta.sum(-2, keepdims=True) / n  # sum/n: np.mean is slower
         return PopulationData(mean, self.sigma_diag, self.noise_var, self)
+
+    def trials(self, index) -> PopulationData:
+        """The same data for the trials ``index`` (a slice keeps the trial axis)."""
+        members = None if self.members is None else self.members.trials(index)
+        return PopulationData(self.theta[index], self.sigma_diag, self.noise_var, members)
 
     def sig(self, u):
         return u if self.sigma_diag is None else u * self.sigma_diag
@@ -102,6 +112,9 @@ class HeadData(PopulationData):
     def theta(self):
         return _thetas(self.Bs, self.W)
 
+    def trials(self, index) -> HeadData:
+        return HeadData(self.W[index], self.Bs[index], self.sigma_diag, self.noise_var)
+
     def task_mean(self) -> PopulationData:
         n = self.W.shape[-2]
         # a product, not W.sum: the task axis of W is its slow one, and a sum over it runs
@@ -118,19 +131,40 @@ def _thetas(Bs, W):
 
 @dataclass(frozen=True)
 class SampleData:
-    """Finite samples: ``X`` (T, n, m, d), ``noise = σ z`` (T, n, m), ``theta`` (T, n, d).
+    """Finite samples: ``X`` (T, n, m, d) and either the simulator's ``noise = σ z`` (T, n, m)
+    and ``theta`` (T, n, d), or labels ``y`` (T, n, m) (data whose θ* is unknown: a fixed
+    dataset, a user's data).
 
-    ``y = X θ* + noise`` is never stored: the residual ``X u − y = X (u − θ*) − noise``.
+    Simulated data keep ``y = X θ* + noise`` implicit: the residual ``X u − y = X (u − θ*) −
+    noise``. Data given by labels (``theta`` None) use ``X u − y``. ``counts`` (T, n), when
+    given, is each task's number of samples: its rows beyond that are zeros (X and y), and
+    every per-task mean divides by the task's own count, so tasks of different sizes share
+    one array.
     """
 
     X: object
-    noise: object
-    theta: object
+    noise: object = None
+    theta: object = None
+    y: object = None
+    counts: object = None
     sig_shared = False  # each task has its own Σ̂ (not a field)
 
     @property
-    def m(self) -> int:
-        return self.X.shape[-2]
+    def m(self):
+        """Samples per task: an int, or (T, n, 1) counts for tasks of different sizes."""
+        return self.X.shape[-2] if self.counts is None else self.counts[..., None]
+
+    @property
+    def labels(self):
+        """``y`` (T, n, m)."""
+        if self.y is not None:
+            return self.y
+        return (self.X @ self.theta[..., None])[..., 0] + self.noise
+
+    def trials(self, index) -> SampleData:
+        """The same data for the trials ``index`` (a slice keeps the trial axis)."""
+        return SampleData(*(None if a is None else a[index]
+                            for a in (self.X, self.noise, self.theta, self.y, self.counts)))
 
     def _xt(self, c):
         """``X_iᵀ c_i`` for c (T, n, m); shape (T, n, d).
@@ -151,11 +185,16 @@ class SampleData:
         instead of one per task (when a trial's samples are one block in memory)."""
         c = (self.X @ u[..., None])[..., 0]  # (T, n, m)
         T, n, m, d = self.X.shape
+        scale = m
+        if self.counts is not None:  # per-task counts: divide the m-vectors, then sum
+            c, scale = c / self.m, 1
         if self.X[0].flags.c_contiguous:
-            return (c.reshape(T, 1, n * m) @ self.X.reshape(T, n * m, d))[:, 0] / m
-        return array_module(c).einsum("tnmd,tnm->td", self.X, c) / m
+            return (c.reshape(T, 1, n * m) @ self.X.reshape(T, n * m, d))[:, 0] / scale
+        return array_module(c).einsum("tnmd,tnm->td", self.X, c) / scale
 
     def _residual(self, u):
+        if self.theta is None:
+            return (self.X @ u[..., None])[..., 0] - self.y  # (T, n, m)
         return (self.X @ (u - self.theta)[..., None])[..., 0] - self.noise  # (T, n, m)
 
     def resid(self, u):
@@ -164,15 +203,28 @@ class SampleData:
     def resid_and_loss(self, u):
         """``(Σ̂ u − ĥ, mean_i L_i)`` with ``L_i = (1/2m) ‖X_i u − y_i‖²``; loss shape (T,)."""
         res = self._residual(u)
-        return self._xt(res / self.m), 0.5 * (res * res).mean((-1, -2))
+        if self.counts is None:
+            return self._xt(res / self.m), 0.5 * (res * res).mean((-1, -2))
+        scaled = res / self.m
+        return self._xt(scaled), 0.5 * (scaled * res).sum(-1).mean(-1)
 
 
 def pooled(a: SampleData, b: SampleData) -> SampleData:
     """One dataset per task holding the samples of both (ERM sees all of a task's data)."""
     xp = array_module(a.X)
-    return SampleData(
-        xp.concatenate([a.X, b.X], axis=-2), xp.concatenate([a.noise, b.noise], axis=-1), a.theta
-    )
+    X = xp.concatenate([a.X, b.X], axis=-2)
+    counts = None
+    if a.counts is not None or b.counts is not None:
+        counts = _counts(a) + _counts(b)
+    if a.theta is None:
+        return SampleData(X, y=xp.concatenate([a.y, b.y], axis=-1), counts=counts)
+    return SampleData(X, xp.concatenate([a.noise, b.noise], axis=-1), a.theta, counts=counts)
+
+
+def _counts(data: SampleData):
+    if data.counts is not None:
+        return data.counts
+    return array_module(data.X).full(data.X.shape[:-2], float(data.X.shape[-2]))
 
 
 # ---------------------------------------------------------------- the environment
@@ -231,16 +283,23 @@ def make_problem(cfg, rng: np.random.Generator) -> Problem:
     """
     T, d, k, kl = cfg.trials, cfg.d, cfg.k, cfg.learner_k
     B_star = random_orthonormal(rng, (T, d, k))
-    if cfg.init == "collins":
-        scale = 1.0 / np.sqrt(cfg.alpha) if cfg.alpha > 0 else 1.0
+    B0, w0 = draw_init(rng, T, d, kl, cfg.init, cfg.alpha, cfg.w0_scale)
+    W_pool = None
+    if cfg.task_pool or getattr(cfg, "samples", "fresh") == "fixed":  # fixed data: fixed tasks
+        W_pool = draw_heads(cfg, rng, cfg.n_tasks, T)
+    return Problem(B_star, B0, w0, W_pool, sigma_diagonal(d, cfg.x_cov_cond))
+
+
+def draw_init(rng: np.random.Generator, T: int, d: int, kl: int, init: str, alpha: float,
+              w0_scale: float):
+    """The initial ``(B0 (T, d, k′), w0 (T, k′))`` (see :func:`make_problem`)."""
+    if init == "collins":
+        scale = 1.0 / np.sqrt(alpha) if alpha > 0 else 1.0
         B0 = scale * random_orthonormal(rng, (T, d, kl))
     else:
         B0 = rng.standard_normal((T, d, kl)) / np.sqrt(d)
-    w0 = cfg.w0_scale * rng.standard_normal((T, kl)) / np.sqrt(kl)
-    W_pool = None
-    if cfg.task_pool:
-        W_pool = draw_heads(cfg, rng, cfg.n_tasks, T)
-    return Problem(B_star, B0, w0, W_pool, sigma_diagonal(d, cfg.x_cov_cond))
+    w0 = w0_scale * rng.standard_normal((T, kl)) / np.sqrt(kl)
+    return B0, w0
 
 
 def draw_heads(cfg, rng: np.random.Generator, n: int, T: int) -> np.ndarray:
@@ -335,3 +394,151 @@ def save_problem(path, problem: Problem, trial: int = 0) -> None:
     if problem.sigma_diag is not None:
         arrays["Sigma_diag"] = problem.sigma_diag
     np.savez(path, **arrays)
+
+
+# ---------------------------------------------------------------- data given as (X, y)
+
+
+def check_data(X, y, k: int | None = None) -> SampleData:
+    """One trial of tasks given by samples: ``SampleData`` of shape (1, n, m, d) with labels.
+
+    X : (n, m, d) and y : (n, m), or lists of n arrays (m_i, d) and (m_i,) for tasks of
+    different sizes (stored zero-padded with per-task ``counts``). Raises :class:`DataError`
+    in one line for wrong shapes, non-finite values, a task without samples or k > d.
+    """
+    if isinstance(X, (list, tuple)) or isinstance(y, (list, tuple)):
+        Xs, ys = _task_list(X, "X"), _task_list(y, "y")
+        if len(Xs) != len(ys):
+            raise DataError(f"X has {len(Xs)} tasks but y has {len(ys)}")
+    else:
+        X, y = _as_float(X, "X"), _as_float(y, "y")
+        if X.ndim != 3 or y.ndim != 2 or X.shape[:2] != y.shape:
+            raise DataError(f"X must have shape (tasks, m, d) and y (tasks, m); got X "
+                            f"{X.shape}, y {y.shape}")
+        Xs, ys = list(X), list(y)
+    if not Xs:
+        raise DataError("no tasks given")
+    d = Xs[0].shape[-1] if Xs[0].ndim == 2 else None
+    for i, (Xi, yi) in enumerate(zip(Xs, ys, strict=True)):
+        if Xi.ndim != 2 or yi.ndim != 1 or Xi.shape[0] != yi.shape[0] or Xi.shape[1] != d:
+            raise DataError(f"task {i}: X must be (m, d) with d={d} and y (m,); got X "
+                            f"{Xi.shape}, y {yi.shape}")
+        if Xi.shape[0] < 1:
+            raise DataError(f"task {i} has no samples (m must be >= 1)")
+        for name, a in (("X", Xi), ("y", yi)):
+            if not np.isfinite(a).all():
+                raise DataError(f"{name} of task {i} holds NaN or infinite values")
+    if d < 1:
+        raise DataError("X has no features (d must be >= 1)")
+    if k is not None and not 1 <= k <= d:
+        raise DataError(f"need 1 <= k <= d, got k={k}, d={d}")
+    counts = np.array([len(yi) for yi in ys], dtype=np.float64)
+    M = int(counts.max())
+    if (counts == M).all():
+        return SampleData(np.stack(Xs)[None], y=np.stack(ys)[None])
+    Xp, yp = np.zeros((1, len(Xs), M, d)), np.zeros((1, len(Xs), M))
+    for i, (Xi, yi) in enumerate(zip(Xs, ys, strict=True)):
+        Xp[0, i, : len(yi)], yp[0, i, : len(yi)] = Xi, yi
+    return SampleData(Xp, y=yp, counts=counts[None])
+
+
+def _as_float(a, name: str) -> np.ndarray:
+    try:
+        return np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{name} must be numeric arrays: {err}") from None
+
+
+def _task_list(a, name: str) -> list:
+    if not isinstance(a, (list, tuple)):
+        a = list(_as_float(a, name))
+    return [_as_float(t, f"{name}[{i}]") for i, t in enumerate(a)]
+
+
+def split_tasks(data: SampleData, m_in: int):
+    """``(inner, outer)`` sample sets of each task: its first ``m_in`` samples and the rest.
+
+    For tasks of different sizes (``counts``) a task with m_i samples gives
+    ``min(m_in, m_i − 1)`` to the inner side (at least one outer sample when m_i ≥ 2)."""
+    xp = array_module(data.X)
+    if data.counts is None:
+        X_in, X_out = data.X[..., :m_in, :], data.X[..., m_in:, :]
+        return (SampleData(xp.ascontiguousarray(X_in), y=xp.ascontiguousarray(data.y[..., :m_in])),
+                SampleData(xp.ascontiguousarray(X_out), y=xp.ascontiguousarray(data.y[..., m_in:])))
+    counts = to_host(data.counts)
+    c_in = np.maximum(np.minimum(m_in, counts - 1), np.minimum(counts, 1))
+    c_out = counts - c_in
+    if (c_out < 1).any():
+        raise DataError("every task needs at least 2 samples for an inner/outer split")
+    X, y = to_host(data.X), to_host(data.y)
+    T, n, _, d = X.shape
+    sides = []
+    for c, lo in ((c_in, np.zeros_like(c_in)), (c_out, c_in)):
+        M = int(c.max())
+        Xs, ys = np.zeros((T, n, M, d)), np.zeros((T, n, M))
+        for t in range(T):
+            for i in range(n):
+                a, b = int(lo[t, i]), int(lo[t, i] + c[t, i])
+                Xs[t, i, : b - a], ys[t, i, : b - a] = X[t, i, a:b], y[t, i, a:b]
+        sides.append(SampleData(xp.asarray(Xs), y=xp.asarray(ys), counts=xp.asarray(c)))
+    return tuple(sides)
+
+
+def select_tasks(data: SampleData, index) -> SampleData:
+    """The tasks ``index`` (an integer array) of every trial."""
+    index = array_module(data.X).asarray(index)  # a host index for device data
+    counts = None if data.counts is None else data.counts[:, index]
+    return SampleData(data.X[:, index], y=data.y[:, index], counts=counts)
+
+
+def to_host(a) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+DATA_KEYS = {"X", "y", "B_star", "m_in"}
+
+
+def load_data(path):
+    """Read a dataset from ``.npz``: ``X`` (n, m, d) or (T, n, m, d), ``y`` (n, m) or (T, n, m),
+    optionally ``B_star`` (d, k) or (T, d, k) and ``m_in`` (the inner samples of a task).
+
+    Returns ``(data SampleData (T, n, m, d), B_star (T, d, k) or None, m_in or None)``; a
+    missing, unreadable or inconsistent file raises :class:`DataError` in one line.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {key: np.asarray(f[key]) for key in f.files}
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path}") from None
+    except Exception as err:
+        raise DataError(f"cannot read data file {path}: {err}") from None
+    missing = {"X", "y"} - arrays.keys()
+    if missing:
+        raise DataError(f"data file {path} lacks {', '.join(sorted(missing))}")
+    unknown = arrays.keys() - DATA_KEYS
+    if unknown:
+        raise DataError(f"data file {path} has unknown arrays {', '.join(sorted(unknown))}")
+    X, y = _as_float(arrays["X"], "X"), _as_float(arrays["y"], "y")
+    if X.ndim == 3:
+        X, y = X[None], y[None]
+    if X.ndim != 4 or y.shape != X.shape[:3]:
+        raise DataError(f"data file {path}: X must be (n, m, d) or (T, n, m, d) and y (n, m) or "
+                        f"(T, n, m); got X {arrays['X'].shape}, y {arrays['y'].shape}")
+    trials = [check_data(X[t], y[t]) for t in range(X.shape[0])]
+    data = SampleData(np.concatenate([a.X for a in trials]),
+                      y=np.concatenate([a.y for a in trials]))
+    B_star = arrays.get("B_star")
+    if B_star is not None:
+        B_star = _as_float(B_star, "B_star")
+        if B_star.ndim == 2:
+            B_star = np.repeat(B_star[None], X.shape[0], axis=0)
+        if B_star.ndim != 3 or B_star.shape[:2] != (X.shape[0], X.shape[-1]) \
+                or B_star.shape[-1] > X.shape[-1] or not np.isfinite(B_star).all():
+            raise DataError(f"B_star must be finite, of shape (d, k) with k <= d = {X.shape[-1]}; "
+                            f"got {arrays['B_star'].shape}")
+    m_in = arrays.get("m_in")
+    if m_in is not None:
+        m_in = int(m_in)
+        if not 1 <= m_in < X.shape[2]:
+            raise DataError(f"m_in must be in [1, m) = [1, {X.shape[2]}), got {m_in}")
+    return data, B_star, m_in

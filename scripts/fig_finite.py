@@ -71,7 +71,7 @@ STYLE = {"fo_anil": ("-", "o"), "anil": ("--", "s"), "altmin": (":", "^"),
 
 def plot(out, pts) -> Figure:
     res = table(out, pts)
-    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    fig = Figure(figsize=(13.5, 4.8), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
     ns = sorted(res["fo_anil"])
     colors = {n: f"C{i}" for i, n in enumerate(ns)}
@@ -95,12 +95,19 @@ def plot(out, pts) -> Figure:
     ax.set_ylabel(f"dist(B_t, B*) at t = {c.steps}")
     ax.set_title(f"(c) finite samples, d={c.d}, k={c.k}, σ={c.sigma}, α={c.alpha}, "
                  f"β={c.beta}; colour = n; {c.trials} trials", fontsize=9)
-    ax.legend(fontsize=6, ncol=3)
+    # one legend entry per method (line style and marker) and per n (colour), beside the data
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="0.3", linestyle=STYLE[m][0], marker=STYLE[m][1],
+                      label=m + (" (one-shot: one round)" if m in ("mom", "mt_erm") else ""))
+               for m in res]
+    handles += [Line2D([], [], color=colors[n], linewidth=6, label=f"n = {n}") for n in ns]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=7,
+               title="method / tasks per round", title_fontsize=7)
     ax2.set_xlabel("m / (d/n + 1)")
-    ax2.set_ylabel("final dist (ANIL, FO-ANIL)")
+    ax2.set_ylabel("final dist (FO-ANIL solid, ANIL dashed)")
     ax2.set_title(f"collapse: R² {r2n:.2f} on m/(d/n+1) vs {r2m:.2f} on m alone "
                   f"(FO-ANIL, slope {slope:.2f})", fontsize=9)
-    ax2.legend(fontsize=7)
     return fig
 
 

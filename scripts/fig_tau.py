@@ -34,8 +34,9 @@ def points(quick: bool):
 
 
 def plot(out, pts) -> Figure:
-    fig = Figure(figsize=(13, 4.5), layout="constrained")
-    axes = fig.subplots(1, 3)
+    fig = Figure(figsize=(14, 5.2), layout="constrained")
+    gs = fig.add_gridspec(2, 3)
+    axes = [fig.add_subplot(gs[:, 0]), fig.add_subplot(gs[:, 1])]
     for i, p in enumerate(pts):
         m = figlib.metrics(out, p)
         for j, family in enumerate((("maml", "fo_maml"), ("anil", "fo_anil"))):
@@ -51,29 +52,37 @@ def plot(out, pts) -> Figure:
         axes[j].set_title(f"{name}: exact (solid) vs first order (dashed)", fontsize=9)
         axes[j].grid(alpha=0.3)
         axes[j].legend(fontsize=7)
-    ax = axes[2]
-    early_t = early_step(pts[0].config)
-    tau = [p.config.tau for p in pts]
-    for k, method in enumerate(METHODS):
-        early, last = [], []
-        for p in pts:
-            steps, values = figlib.metrics(out, p)[(method, "dist")]
-            early.append(figlib.at_step(steps, values, early_t))
-            last.append(figlib.final(values))
-        style = "--" if method.startswith("fo_") else "-"
-        figlib.draw_band(ax, tau, np.array(early).T, f"{method}, t={early_t}", style,
-                         color=f"C{k}", marker="o")
-        figlib.draw_band(ax, tau, np.array(last).T, f"{method}, t={pts[0].config.steps}",
-                         style, color=f"C{k}", marker="s")
-    ax.set_yscale("log")
-    ax.set_xticks(tau)
-    ax.set_xlabel("inner steps τ")
-    ax.set_ylabel("dist")
     c = pts[0].config
-    ax.set_title(f"(e) d={c.d}, k={c.k}, n={c.n_tasks}, m={c.m_in}, σ={c.sigma}, α={c.alpha}, "
-                 f"β={c.beta}; {c.trials} trials", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
+    early_t = early_step(c)
+    tau = [p.config.tau for p in pts]
+    top = fig.add_subplot(gs[0, 2])
+    bottom = fig.add_subplot(gs[1, 2], sharex=top, sharey=top)
+    for ax, when in ((top, "early"), (bottom, "final")):
+        for k, method in enumerate(METHODS):
+            vals = []
+            for p in pts:
+                steps, values = figlib.metrics(out, p)[(method, "dist")]
+                vals.append(figlib.at_step(steps, values, early_t) if when == "early"
+                            else figlib.final(values))
+            x = np.arange(len(tau)) + (k - 1.5) * 0.17  # side by side, never on top
+            med = np.array([np.nanmedian(v) for v in vals])
+            q1 = np.array([np.nanpercentile(v, 25) for v in vals])
+            q3 = np.array([np.nanpercentile(v, 75) for v in vals])
+            exact = not method.startswith("fo_")
+            ax.errorbar(x, med, yerr=[med - q1, q3 - med], fmt="o" if exact else "s",
+                        mfc=f"C{k}" if exact else "white", color=f"C{k}", capsize=2,
+                        markersize=5, label=method)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, axis="y", which="both")
+        ax.set_ylabel(f"dist at t={early_t if when == 'early' else c.steps}")
+    bottom.set_xticks(range(len(tau)), [str(t) for t in tau])
+    bottom.set_xlabel("inner steps τ (median, bar: quartiles over trials)")
+    top.tick_params(labelbottom=False)
+    top.set_title(f"(e) d={c.d}, k={c.k}, n={c.n_tasks}, m={c.m_in}, σ={c.sigma}, α={c.alpha}, "
+                  f"β={c.beta}; {c.trials} trials\nearly (t={early_t}): exact (filled) below "
+                  "first order (open)", fontsize=9)
+    bottom.set_title(f"end of the run (t={c.steps})", fontsize=9)
+    top.legend(fontsize=7, ncol=4, loc="lower center")
     return fig
 
 

@@ -15,11 +15,13 @@ import fig_diversity
 import fig_finite
 import fig_new_task
 import fig_population
+import fig_samples
 import fig_tau
 import fig_width
 import figlib
 
-MODULES = [fig_population, fig_diversity, fig_finite, fig_new_task, fig_tau, fig_width]
+MODULES = [fig_population, fig_diversity, fig_finite, fig_new_task, fig_tau, fig_width,
+           fig_samples]
 
 
 def make(module, quick: bool, jobs=None, results=None, figures=None) -> Path:

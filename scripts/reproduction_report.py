@@ -5,7 +5,9 @@ with the config, the measured numbers and whether the claim holds.
     python scripts/reproduction_report.py --quick --out /tmp/r.md   # reduced grids
 
 The numbers come from the same sweeps as the figures (``scripts/fig_*.py``; runs are reused when
-present under the results root). Every "holds" is decided by the criterion printed in its row;
+present under the results root). The sample-efficiency rows read ``figures/g_samples.csv``
+(written by ``scripts/fig_samples.py`` from its runs; delete it to recompute). Every "holds"
+is decided by the criterion printed in its row;
 a quantitative statement of THEORY.md counts as reproduced when the measured mean is within a
 factor of 10 of it. Nothing in the output is typed by hand.
 """
@@ -19,6 +21,7 @@ import fig_diversity
 import fig_finite
 import fig_new_task
 import fig_population
+import fig_samples
 import fig_tau
 import fig_width
 import figlib
@@ -164,7 +167,7 @@ def claim4(out, pts) -> list[dict]:
                 s < lsq / 10 and (need is None or need >= cfg0.d))]
 
 
-def comparators(out_a, pts_a, out_c, pts_c) -> list[dict]:
+def comparators(out_a, pts_a) -> list[dict]:
     rows = []
     for p in pts_a:
         m = figlib.metrics(out_a, p)
@@ -178,15 +181,196 @@ def comparators(out_a, pts_a, out_c, pts_c) -> list[dict]:
                             f"final dist: mean {e(last.mean())}, max {e(last.max())}"
                             + (" (one-shot)" if steps.size == 1 else ""),
                             "recovers: max < 1e-3", last.max() < 1e-3))
-    p = find(pts_c, n_tasks=100, m_in=10)
-    m = figlib.metrics(out_c, p)
-    for method in ("altmin", "fedrep", "mom", "mt_erm"):
-        last = figlib.final(m[(method, "dist")][1])
-        rows.append(row(f"comparator {method}, finite samples",
-                        describe(p.config, "mode", "n_tasks", "m_in", "m_out", "sigma", "steps"),
-                        f"final dist: mean {e(last.mean())}, max {e(last.max())}",
-                        "recovers up to a floor: mean < 0.1", last.mean() < 0.1))
     return rows
+
+
+# ---------------------------------------------------------------- sample efficiency (figure g)
+
+ERM_TYPE = ("mt_erm", "fedrep", "altmin")
+FIT_BELOW = 0.7  # sizes where the distance has left its plateau near 1 enter the rate fit
+
+
+def _means(rows, d) -> dict:
+    """{method: {N: mean final dist}} on fixed data."""
+    return {method: dict(zip(N.tolist(), np.nanmean(last, 1).tolist(), strict=True))
+            for method, (N, last, _) in fig_samples.final_table(rows, d).items()}
+
+
+def _slope(rows, d, method):
+    """The rate between the two largest sizes, if the distance has left 1 there."""
+    N, last, _ = fig_samples.final_table(rows, d)[method]
+    ok = np.isfinite(last).any(1)
+    N, last = N[ok], last[ok]
+    if N.size < 2 or np.nanmean(last[-2]) > FIT_BELOW:
+        return None
+    return fig_samples.slope(N, last)
+
+
+def _fmt_slope(x) -> str:
+    return f"{x:.2f}" if x is not None else f"n/a (dist > {FIT_BELOW})"
+
+
+def _settings(rows):
+    return sorted({(r["d"], r["k"], r["m"]) for r in rows})
+
+
+def _grid(rows) -> str:
+    d, k, m = _settings(rows)[0]
+    ratios = sorted({round(N / (d * k), 1) for N in _means(rows, d)["mom"]})
+    return (", ".join(f"d={d}, k={k}, m={m}" for d, k, m in _settings(rows))
+            + f"; fixed data, N/(dk) ∈ {{{', '.join(f'{r:g}' for r in ratios)}}}, σ=0.1")
+
+
+def sample_rows(rows) -> list[dict]:
+    """The comparison at equal samples (figure g): per-comparator rates, the most efficient
+    method at each dataset size, convergence, and fixed against fresh samples."""
+    out = []
+    settings = _settings(rows)
+    d0 = settings[0][0]
+    means0 = _means(rows, d0)
+    N_eq = 1000 if 1000 in means0["mom"] else sorted(means0["mom"])[len(means0["mom"]) // 2]
+    for method in ("altmin", "fedrep", "mom", "mt_erm"):
+        other = "fedrep" if method == "mt_erm" else "mt_erm"
+        slopes = [_slope(rows, d, method) for d, _, _ in settings]
+        out.append(row(
+            f"comparator {method}, finite samples at equal data (fixed dataset)", _grid(rows),
+                f"N={N_eq} (d={d0}, n={N_eq // settings[0][2]} tasks × {settings[0][2]}): {method} "
+            f"{e(means0[method][N_eq])}, "
+            f"fo_anil {e(means0['fo_anil'][N_eq])}, {other} {e(means0[other][N_eq])} on the "
+            "same samples; slope of log dist in log N (30·d·k → 100·d·k): "
+            + ", ".join(f"{_fmt_slope(x)} (d={d})" for x, (d, _, _) in zip(slopes, settings,
+                                                                          strict=True)),
+            "dist ∝ N^-1/2 (its theory: √(d·poly(k)/N)): slope in [-0.8, -0.3] at every d",
+            all(x is not None and -0.8 <= x <= -0.3 for x in slopes)))
+    for d, k, m in settings:
+        means = _means(rows, d)
+        Ns = sorted(means["mom"])
+        best, parts = {}, []
+        for N in Ns:
+            cand = {meth: v[N] for meth, v in means.items() if N in v and np.isfinite(v[N])}
+            best[N] = min(cand, key=cand.get)
+            parts.append(f"{N / (d * k):g}: {best[N]} {e(cand[best[N]])}")
+        meta = ", ".join(f"{meth} {_fmt_slope(_slope(rows, d, meth))}"
+                         for meth in fig_samples.META)
+        out.append(row(
+            f"sample efficiency, d={d}, k={k}: the most efficient method at each N",
+            f"fixed data, m={m}, N/(dk) as listed, σ=0.1",
+            "N/(dk) → best (mean dist): " + "; ".join(parts)
+            + f". Meta-learners' slopes in N: {meta}",
+            "an ERM-type estimator with per-task heads (mt_erm, fedrep, altmin; minimax rate "
+            "√(dk/N), Tripuraneni21, Du21) is best at every N ≥ 10·d·k",
+            all(best[N] in ERM_TYPE for N in Ns if N >= 10 * d * k)))
+    change = []  # (relative change over the last logged interval, method, d, N)
+    for d, _, _ in settings:
+        for method, (N, last, before) in fig_samples.final_table(rows, d).items():
+            if method in fig_samples.ONE_SHOT:
+                continue
+            a, b = np.nanmean(last, 1), np.nanmean(before, 1)
+            for i in np.nonzero(np.isfinite(a) & np.isfinite(b) & (a < 0.5))[0]:
+                change.append((abs(a[i] - b[i]) / a[i], method, d, int(N[i])))
+    worst = max(change) if change else None
+    out.append(row(
+        "sample efficiency: iterative methods are compared at convergence", _grid(rows),
+        f"largest relative change of a mean distance over the last 100 rounds, at every size "
+        f"with dist < 0.5: {worst[0]:.1%} ({worst[1]}, d={worst[2]}, N={worst[3]})"
+        if worst else "no size below 0.5",
+        "below 20%", worst is not None and worst[0] < 0.2))
+    for d, k, _ in settings:
+        target = 0.1
+        means = _means(rows, d)
+        first = {meth: min((N for N, v in vals.items() if v <= target), default=None)
+                 for meth, vals in means.items()}
+        reached = {meth: N for meth, N in first.items() if N is not None}
+        fresh = {}
+        for meth, (N, dist) in fig_samples.fresh_curves(rows, d).items():
+            hit = np.nonzero(np.nanmean(dist, 1) <= target)[0]
+            fresh[meth] = int(N[hit[0]]) if hit.size else None
+        best_fixed = min(reached.values()) if reached else None
+        meta_fresh = [v for meth, v in fresh.items() if meth in fig_samples.META and v]
+        out.append(row(
+            f"sample efficiency, d={d}, k={k}: fresh-sample meta-learning against fixed data",
+            f"fresh: {10 * d * k} samples per round, β=0.2; fixed: as above",
+            f"samples to reach mean dist ≤ {target}: fixed data — "
+            + ", ".join(f"{meth} {N if N is not None else 'not within the grid'}"
+                        for meth, N in first.items())
+            + "; fresh samples — "
+            + ", ".join(f"{meth} {N if N is not None else 'not within the run'}"
+                        for meth, N in fresh.items()),
+            "fresh-sample meta-learners need ≥ 10× the samples of the best fixed-data estimator",
+            best_fixed is not None and bool(meta_fresh)
+            and min(meta_fresh) >= 10 * best_fixed))
+    return out
+
+
+def sample_conclusion(rows) -> list[str]:
+    """The comparison's conclusion, in words and numbers (all computed from the same rows)."""
+    lines = ["## Sample efficiency (figure g): which estimator recovers col(B*) from the "
+             "fewest samples", "",
+             "Every method on the same fixed dataset of N samples (iterative methods trained on "
+             "it to convergence), and the meta-learners also with fresh samples every round "
+             "(claim 3's regime), counted as drawn.", ""]
+    for d, k, m in _settings(rows):
+        means = _means(rows, d)
+        top = max(means["mt_erm"])
+        finite = {meth: v[top] for meth, v in means.items() if top in v and np.isfinite(v[top])}
+        best = min(finite, key=finite.get)
+        slopes = {meth: _slope(rows, d, meth) for meth in means}
+
+        def needs(level, means=means, best=best):
+            """Smallest size at which the best method is at or below ``level``."""
+            return min((N for N, v in means[best].items() if v <= level), default=None)
+
+        meta = {meth: finite[meth] for meth in fig_samples.META if meth in finite}
+        n_mom, n_meta = needs(finite["mom"]), needs(max(meta.values()))
+        fresh = fig_samples.fresh_curves(rows, d)
+        fresh_best = {meth: float(np.nanmin(np.nanmean(dist, 1))) for meth, (_, dist) in
+                      fresh.items() if meth in fig_samples.META}
+        drawn = max(int(N[-1]) for N, _ in fresh.values()) if fresh else 0
+        lines += [
+            f"- **d={d}, k={k}** (m={m} per task, σ=0.1). At N = {top} = "
+            f"{top // (d * k)}·d·k: " + ", ".join(f"{meth} {e(v)}" for meth, v in
+                                                  finite.items()) + ".",
+            f"  Most efficient: **{best}** ({e(finite[best])}). Slopes of log dist in log N "
+            "from 30·d·k to 100·d·k: " + ", ".join(f"{meth} {_fmt_slope(x)}" for meth, x in
+                                                   slopes.items()) + ".",
+            f"  {best} is below MoM's distance at {top // (d * k)}·d·k from N = {n_mom} on "
+            f"(≥ {top / n_mom:.0f}× fewer samples, on this grid), and below the meta-learners' "
+            f"fixed-data floor ({e(min(meta.values()))}–{e(max(meta.values()))}) from "
+            f"N = {n_meta} on (≥ {top / n_meta:.0f}× fewer). With fresh samples the "
+            "meta-learners reach "
+            + ", ".join(f"{meth} {e(v)}" for meth, v in fresh_best.items())
+            + f" after {drawn} = {drawn // (d * k)}·d·k samples drawn.",
+        ]
+    ratios, meta_slopes, mom_ratio = [], [], []
+    for d, _, _ in _settings(rows):
+        means = _means(rows, d)
+        top = max(means["mt_erm"])
+        ref = min(means[meth][top] for meth in ERM_TYPE)
+        ratios += [means[meth][top] / ref for meth in fig_samples.META]
+        mom_ratio.append(means["mom"][top] / ref)
+        meta_slopes += [x for meth in fig_samples.META
+                        if (x := _slope(rows, d, meth)) is not None]
+    lines += [
+        "",
+        "**Conclusion.** The multi-task estimators with per-task least-squares heads (MT-ERM "
+        "and FedRep, which reaches MT-ERM's minimiser; then AltMin, which splits each task's "
+        "samples) are the most sample-efficient at every size at which anything recovers "
+        "col(B*), and their distance falls at about N^-1/2, the rate of their theory "
+        "(√(dk/N) up to logs and noise; Tripuraneni21, Du21, Thekumparampil21, Collins21). "
+        "MoM falls at a similar rate but sits "
+        f"{min(mom_ratio):.0f}–{max(mom_ratio):.0f}× higher at 100·d·k: its error is the "
+        "sampling error of a fourth-moment matrix, present even without label noise. The "
+        "meta-learners (τ = 1) trained to convergence on the same data sit "
+        f"{min(ratios):.0f}–{max(ratios):.0f}× above the best estimator at 100·d·k, "
+        "falling with N at N^"
+        + (f"{max(meta_slopes):.2f} to N^{min(meta_slopes):.2f}" if meta_slopes else "?")
+        + ": each task's one inner step on a few samples limits them. With fresh samples "
+        "every round they get lower, but only after thousands of d·k samples. Collins22 "
+        "bounds the samples per task for fresh rounds; it makes no claim of efficiency "
+        "against ERM-type estimators at equal data, and none is seen here.",
+        "",
+    ]
+    return lines
 
 
 def width(out, pts) -> list[dict]:
@@ -214,19 +398,30 @@ def width(out, pts) -> list[dict]:
     return rows
 
 
-def all_rows(quick: bool, jobs=None, root=None, quiet=False) -> list[dict]:
+def sample_table(quick: bool, jobs=None, root=None, quiet=False) -> list[dict]:
+    """Figure g's rows: ``figures/g_samples.csv`` when present (full grid), else its runs."""
+    path = fig_samples.csv_path()
+    if not quick and path.exists():
+        return fig_samples.read_csv(path)
+    pts = fig_samples.points(quick)
+    out = figlib.run_points(fig_samples.NAME, pts, quick, jobs, root, quiet)
+    return fig_samples.rows_for(out, pts, quick)
+
+
+def all_rows(quick: bool, jobs=None, root=None, quiet=False, samples=None) -> list[dict]:
     out, pts = {}, {}
     for module in MODULES:
         pts[module.NAME] = module.points(quick)
         out[module.NAME] = figlib.run_points(module.NAME, pts[module.NAME], quick, jobs, root,
                                              quiet)
     a, b, c, d, t, w = (m.NAME for m in MODULES)
+    samples = samples if samples is not None else sample_table(quick, jobs, root, quiet)
     return (claim1(out[a], pts[a]) + claim2(out[b], pts[b])
             + claim3(out[c], pts[c], out[t], pts[t]) + claim4(out[d], pts[d])
-            + comparators(out[a], pts[a], out[c], pts[c]) + width(out[w], pts[w]))
+            + comparators(out[a], pts[a]) + sample_rows(samples) + width(out[w], pts[w]))
 
 
-def markdown(rows: list[dict], quick: bool) -> str:
+def markdown(rows: list[dict], quick: bool, conclusion: list[str] | None = None) -> str:
     cmd = "python scripts/reproduction_report.py" + (" --quick" if quick else "")
     head = [
         "# Reproduction report: Collins22's claims and the comparators",
@@ -245,7 +440,8 @@ def markdown(rows: list[dict], quick: bool) -> str:
              "|---|---|---|---|---|"]
     body = [f"| {r['claim']} | {r['config']} | {r['measured']} | {r['criterion']} | "
             f"{r['holds']} |" for r in rows]
-    return "\n".join(head + body) + "\n"
+    tail = ["", *conclusion] if conclusion else []
+    return "\n".join(head + body + tail) + "\n"
 
 
 if __name__ == "__main__":
@@ -253,11 +449,12 @@ if __name__ == "__main__":
     parser.add_argument("--out", default=None,
                         help="markdown file [default: docs/reproduction.md]")
     args = parser.parse_args()
-    rows = all_rows(args.quick, args.jobs, args.results)
+    samples = sample_table(args.quick, args.jobs, args.results)
+    rows = all_rows(args.quick, args.jobs, args.results, samples=samples)
     target = Path(args.out or figlib.ROOT / "docs" / "reproduction.md")
     target.parent.mkdir(parents=True, exist_ok=True)
     from linmeta.results import atomic_write_text
 
-    atomic_write_text(target, markdown(rows, args.quick))
+    atomic_write_text(target, markdown(rows, args.quick, sample_conclusion(samples)))
     print(f"wrote {target}: {sum(r['holds'] == 'yes' for r in rows)}/{len(rows)} rows hold",
           file=sys.stderr)

@@ -196,6 +196,20 @@ def test_mt_erm_solution_is_a_balanced_global_minimum_without_noise():
     assert (subspace_distance(B_hat, B_star) < 1e-6).all()
 
 
+def test_mt_erm_trials_are_solved_independently():
+    """A trial's estimate is the same, bit for bit, whether it is solved alone or beside other
+    trials (one L-BFGS per trial, not one over the summed objectives)."""
+    rng = np.random.default_rng(9)
+    theta = rng.standard_normal((T, N, D))
+    data = sample_data(rng, theta, m=3, noise=0.3)  # m < d: a hard, slow problem per trial
+    B0, V0 = rng.standard_normal((T, D, K)), rng.standard_normal((T, N, K))
+    B_all, V_all = mt_erm_solve(data, B0, V0, maxiter=40)
+    for t in range(T):
+        one = slice(t, t + 1)
+        B_one, V_one = mt_erm_solve(data.trials(one), B0[one], V0[one], maxiter=40)
+        assert np.array_equal(B_one, B_all[one]) and np.array_equal(V_one, V_all[one])
+
+
 # ---------------------------------------------------------------- recovery
 
 

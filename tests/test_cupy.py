@@ -40,3 +40,15 @@ def test_cupy_float32_runs():
     cfg = Config(steps=30, trials=2, backend="cupy", dtype="float32", methods=("fo_anil",))
     dist = run(cfg).runs["fo_anil"].metrics["dist"]
     assert dist[:, -1].max() < 1e-2
+
+
+@gpu
+@pytest.mark.gpu
+def test_cupy_matches_numpy_on_fixed_data_with_meta_batches():
+    cfg = Config(d=16, k=3, n_tasks=12, steps=25, trials=3, mode="finite", samples="fixed",
+                 batch_tasks=5, alpha=0.2, beta=0.3, sigma=0.1, n_test_tasks=0,
+                 methods=("maml", "fo_anil", "erm", "fedrep", "mom"))
+    a, b = run(cfg), run(cfg.replace(backend="cupy"))
+    for name in cfg.methods:
+        np.testing.assert_allclose(b.runs[name].B, a.runs[name].B, rtol=1e-9, atol=1e-12)
+        assert list(b.runs[name].samples) == list(a.runs[name].samples)

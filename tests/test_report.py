@@ -18,8 +18,10 @@ EXPECTED_ROWS = [
     "comparator altmin, population", "comparator fedrep, population",
     "comparator mom, population", "comparator mt_erm, population",
     "comparator reptile, population",
-    "comparator altmin, finite", "comparator fedrep, finite", "comparator mom, finite",
-    "comparator mt_erm, finite",
+    "comparator altmin, finite samples at equal data", "comparator fedrep, finite samples at equal",
+    "comparator mom, finite samples at equal data", "comparator mt_erm, finite samples at equal",
+    "sample efficiency, d=20, k=3: the most efficient", "sample efficiency: iterative methods",
+    "sample efficiency, d=20, k=3: fresh-sample",
     "width k′=6 > k=3 (fo_anil)", "width k′=6 > k=3 (anil)",
 ]
 
@@ -55,6 +57,26 @@ def test_report_has_every_row_with_numbers_and_a_verdict(quick_report):
     held = sum(cells[4] == "yes" for cells in rows)
     assert f"{held} of {len(rows)} rows hold." in text
     assert "do not edit by hand" in text and "--quick" in text
+    assert "## Sample efficiency (figure g)" in text
+
+
+def test_sample_rows_agree_with_the_runs_of_figure_g(quick_report):
+    """The equal-data rows are computed from figure g's runs: recompute MoM's distance."""
+    root, text = quick_report
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import numpy as np
+
+        fig = importlib.import_module("fig_samples")
+        pts = fig.points(True)
+        rows = fig.collect(root / "results" / fig.NAME, pts)
+        N, last, _ = fig.final_table(rows, 20)["mom"]
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    mid = int(N[len(N) // 2])
+    row = next(r for r in table_rows(text) if r[0].startswith("comparator mom, finite"))
+    assert f"N={mid} " in row[2]
+    assert f"mom {np.nanmean(last[len(N) // 2]):.2g}" in row[2]
 
 
 def test_report_claim1_row_agrees_with_the_stored_run(quick_report):
@@ -79,7 +101,7 @@ def test_report_claim1_row_agrees_with_the_stored_run(quick_report):
 
 
 @pytest.mark.parametrize("name", ["fig_population", "fig_diversity", "fig_finite",
-                                  "fig_new_task", "fig_tau", "fig_width"])
+                                  "fig_new_task", "fig_tau", "fig_width", "fig_samples"])
 def test_every_figure_draws_from_the_quick_runs(quick_report, name, tmp_path):
     root, _ = quick_report
     sys.path.insert(0, str(SCRIPTS))
