@@ -170,7 +170,7 @@ def plot_rows(rows: list[dict]) -> Figure:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("samples used N / (d k)")
-        ax.set_title(f"d={d}, k={k}, m={m} per task, σ=0.1; shaded: the fixed-data grid "
+        ax.set_title(f"d={d}, k={k}, m={m} per task, σ=0.1\nshaded: the fixed-data grid "
                      "(mt_erm under fedrep: the same minimiser)", fontsize=9)
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("dist(B, B*) (mean, band min–max over trials)")
