@@ -271,8 +271,12 @@ def main(argv=None):
         return
     tv = "-"
     if not args.skip_torch:
-        import torch
-
+        try:
+            import torch
+        except ImportError:
+            raise SystemExit("bench_fewshot: the comparison needs PyTorch, which is not "
+                             "installed: pip install -e '.[bench]' (or pass --skip-torch to "
+                             "time linmeta alone)") from None
         tv = torch.__version__
     print(f"# {platform.processor() or platform.machine()}, threads={args.threads}, "
           f"numpy {np.__version__}, torch {tv}")
