@@ -108,7 +108,7 @@ def check(memory: dict, seconds: float, *, options: dict, time_options: str) -> 
 
 def linear_run(cfg) -> tuple[dict, float]:
     """Lower bounds ``(memory parts in bytes, seconds)`` of :func:`linmeta.experiment.run`."""
-    from .experiment import task_bytes, tasks_per_chunk
+    from .experiment import tasks_per_chunk
 
     T, n, d, k, kl = cfg.trials, cfg.n_tasks, cfg.d, cfg.k, cfg.learner_k
     methods, tau = len(cfg.methods), cfg.tau
@@ -119,7 +119,9 @@ def linear_run(cfg) -> tuple[dict, float]:
     memory = {
         "problem": 8.0 * T * (d * k + d * kl + kl + (n * k if cfg.task_pool else 0)),
         "test tasks": 8.0 * T * nt * (mt * d + d + mt),
-        "one step": 8.0 * T * n * k + tasks_per_chunk(cfg) * float(task_bytes(cfg)),
+        # the heads, and per task of a chunk its samples (finite) or one d-vector (population)
+        "one step": 8.0 * T * (n * k + tasks_per_chunk(cfg) * (
+            (cfg.m_in + cfg.m_out) * (d + 1) if cfg.mode == "finite" else d + kl)),
         "metrics": 48.0 * metrics,  # float64 values and their CSV text
     }
     finite = cfg.mode == "finite"
@@ -128,8 +130,9 @@ def linear_run(cfg) -> tuple[dict, float]:
     flops = 4.0 * T * n * samples * dim * kl * (tau + 1)
     normals = T * n * (cfg.m_in + cfg.m_out) * (d + 1) if finite else 0
     log_flops = 2.0 * T * nt * mt * d * kl
-    seconds = methods * (cfg.steps * (STEP_SECONDS * (tau + 1) + flops / FLOPS + normals / NORMALS)
-                         + columns * log_flops / FLOPS)
+    rate = FLOPS * (100 if cfg.backend == "cupy" else 1)
+    seconds = methods * (cfg.steps * (STEP_SECONDS * (tau + 1) + flops / rate + normals / NORMALS)
+                         + columns * log_flops / rate)
     return memory, seconds
 
 
@@ -156,11 +159,12 @@ DATASET_SIZES = {"omniglot": (1623, 20, 1, 28), "miniimagenet": (100, 600, 3, 84
 
 
 def _conv4(channels: int, size: int, c_in: int, blocks: int = 4):
-    """Per image: forward flops and the floats of the forward caches (im2col, conv, BN, pool)."""
+    """Per image: forward flops, the floats a backward pass needs kept (each block's im2col
+    columns and conv output), and the feature dimension."""
     flops = cache = 0.0
     for _ in range(blocks):
         flops += 2.0 * 9 * c_in * channels * size * size
-        cache += size * size * (9 * c_in + 3 * channels)
+        cache += size * size * (9 * c_in + channels)
         c_in, size = channels, size // 2
     return flops, cache, channels * max(size, 1) ** 2
 
@@ -173,19 +177,26 @@ def _geometry(config):
     return classes, per_class, c_in, size
 
 
-def fewshot_episodes(config, tasks: int, inner_steps: int, *, keep_trace: bool,
+def fewshot_episodes(config, tasks: int, inner_steps: int, *, train: bool, trace: bool = False,
                      passes: int = 1) -> tuple[dict, float]:
-    """Lower bounds for ``passes`` rounds of ``tasks`` tasks adapted ``inner_steps`` times."""
+    """Lower bounds for ``passes`` rounds of ``tasks`` tasks adapted ``inner_steps`` times.
+
+    Memory: the episodes' images and the forward caches of the support set (and, in training,
+    of the query set, which the meta-gradient differentiates); with ``trace`` (exact
+    second-order through all layers) the caches of every inner step.
+    """
     _, _, c_in, size = _geometry(config)
     flops, cache, _ = _conv4(config.channels, size, c_in)
     item = 8 if config.dtype == "float64" else 4
     support = config.n_way * config.k_shot
     images = config.n_way * (config.k_shot + config.n_query)
-    memory = {"episodes": float(tasks) * images * (size * size * c_in + cache) * item}
-    if keep_trace:
-        memory["inner-loop trace"] = float(tasks) * support * cache * item * inner_steps
+    kept = (images if train else support) * cache
+    memory = {"episodes": float(tasks) * (images * size * size * c_in + kept) * item}
+    if trace and inner_steps > 1:
+        memory["inner-loop trace"] = float(tasks) * support * cache * item * (inner_steps - 1)
     work = 3.0 * float(tasks) * (support * inner_steps + images) * flops
-    seconds = passes * (STEP_SECONDS * 20 * (inner_steps + 1) + work / FLOPS)
+    rate = FLOPS * (100 if config.backend == "cupy" else 1)
+    seconds = passes * (STEP_SECONDS * 20 * (inner_steps + 1) + work / rate)
     return memory, seconds
 
 
@@ -196,16 +207,16 @@ def fewshot_train(config) -> tuple[dict, float]:
     n_params = 9.0 * c_in * config.channels + 3 * 9.0 * config.channels**2
     n_params += features * config.n_way
     memory, seconds = fewshot_episodes(config, config.meta_batch, config.inner_steps,
-                                       keep_trace=config.algorithm == "maml",
+                                       train=True, trace=config.algorithm == "maml",
                                        passes=config.steps)
     memory["data"] = float(classes) * per_class * size * size * c_in
     memory["parameters and Adam"] = 4.0 * n_params * 8
     rows = config.steps // config.eval_every + 2
     for tasks, passes in ((config.val_tasks, rows), (config.test_tasks, 1)):
-        if tasks:
+        if tasks:  # evaluation runs between training steps: its episodes replace those
             m, s = fewshot_episodes(config, min(tasks, 50), config.inner_steps_test,
-                                    keep_trace=False, passes=passes * math.ceil(tasks / 50))
-            memory["evaluation"] = max(memory.get("evaluation", 0.0), m["episodes"])
+                                    train=False, passes=passes * -(-tasks // 50))
+            memory["episodes"] = max(memory["episodes"], m["episodes"])
             seconds += s
     return memory, seconds
 
@@ -214,7 +225,6 @@ _EPISODE = "--n-way/--k-shot/--n-query, --channels or --image-size"
 FEWSHOT_OPTIONS = {
     "episodes": f"--meta-batch (tasks), {_EPISODE}",
     "inner-loop trace": f"--inner-steps, --meta-batch (tasks), {_EPISODE}",
-    "evaluation": _EPISODE,
     "data": "--n-classes or --image-size",
     "parameters and Adam": "--channels or --image-size",
     "coefficients": "--steps or --share-tasks",

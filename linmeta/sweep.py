@@ -137,19 +137,19 @@ def parse_seeds(text: str | None) -> list[int] | None:
     try:
         if re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", text):
             lo, hi = (int(p) for p in text.split("-"))
-            if hi < lo:
-                raise ValueError
-            if hi - lo >= MAX_POINTS:
-                raise SweepError(f"--seeds {text} gives {hi - lo + 1} seeds; a sweep has at "
-                                 f"most {MAX_POINTS} points")
-            return list(range(lo, hi + 1))
-        seeds = [int(p) for p in text.split(",") if p.strip()]
-        if not seeds or min(seeds) < 0:
-            raise ValueError
-        return seeds
+            seeds = range(lo, hi + 1)
+        else:
+            seeds = [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
+        seeds = []
+    if len(seeds) > MAX_POINTS:
+        raise SweepError(f"--seeds {text} gives {len(seeds)} seeds; a sweep has at most "
+                         f"{MAX_POINTS} points")
+    seeds = list(seeds)
+    if not seeds or min(seeds) < 0:
         raise SweepError(f"seeds must be A-B or a comma-separated list of integers >= 0, "
-                         f"got {text!r}") from None
+                         f"got {text!r}")
+    return seeds
 
 
 def read_sweep_file(path) -> tuple[dict, dict, list[int] | None]:
@@ -516,16 +516,11 @@ def sweep_cmd(grid_entries, settings, seeds_text, config_file, sweep_file, out, 
         points = build_points(config_file, sweep_file, grid_entries, settings, seeds_text)
         for p in points:
             finished(out, p)  # refuses a directory that holds other configs' points
-        if scheduler and executor != "dask":
-            raise SweepError("--scheduler needs --executor dask")
+        runner = EXECUTORS[executor](jobs, scheduler)
     except SweepError as err:
         raise click.ClickException(str(err)) from None
     with exclusive_dir(out, "sweep"):
         todo = sum(not finished(out, p) for p in points)
-        try:
-            runner = EXECUTORS[executor](jobs, scheduler)
-        except SweepError as err:
-            raise click.ClickException(str(err)) from None
         click.echo(f"{len(points)} points, {len(points) - todo} already finished, {todo} to "
                    f"run; results in {out}", err=True)
         with click.progressbar(length=todo, label="sweep", file=sys.stderr, show_pos=True,

@@ -161,12 +161,13 @@ def _check_budget(config, checkpoints: int, steps: tuple, tasks: int, share_task
     """Refuse an analysis whose memory or time cannot fit (:mod:`linmeta.budget`)."""
     config = dataclasses.replace(config, dtype="float64")
     n = max(steps)
-    ident, s1 = fewshot_episodes(config, tasks, n, keep_trace=True, passes=16 * len(steps))
-    share, s2 = fewshot_episodes(config, share_tasks, n, keep_trace=False,
+    ident, s1 = fewshot_episodes(config, tasks, n, train=True, trace=True,
+                                 passes=16 * len(steps))
+    share, s2 = fewshot_episodes(config, share_tasks, n, train=False,
                                  passes=2 * checkpoints * len(steps))
     support = config.n_way * config.k_shot
     queries = config.n_way * config.n_query
-    memory = {"inner-loop trace": ident["inner-loop trace"],
+    memory = {"inner-loop trace": ident.get("inner-loop trace", 0.0),
               "episodes": max(ident["episodes"], share["episodes"]),
               "coefficients": 8.0 * n * max(tasks, share_tasks) * support * queries}
     check(memory, s1 + s2, options=FEWSHOT_OPTIONS,

@@ -188,7 +188,7 @@ def eval_cmd(checkpoint, tasks, split, inner_steps, zeroing, seed, data_path, as
         config = dataclasses.replace(
             config, **{k: v for k, v in changes.items() if v is not None}).validate()
         memory, seconds = fewshot_episodes(config, min(tasks, 50), config.inner_steps_test,
-                                           keep_trace=False, passes=-(-tasks // 50))
+                                           train=False, passes=-(-tasks // 50))
         check(memory, seconds, options=FEWSHOT_OPTIONS, time_options="--tasks or --inner-steps")
         net, data, xp, dtype = build(config)
         state, _ = load_checkpoint(path, xp)

@@ -9,6 +9,7 @@ bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -22,7 +23,7 @@ import numpy as np
 
 from linmeta.backend import get_dtype, get_xp, to_numpy
 from linmeta.budget import check_fewshot
-from linmeta.results import atomic_savefig, atomic_write_text, exclusive_dir
+from linmeta.results import atomic_savefig, atomic_write_text, exclusive_dir, make_dir
 
 from .data import DATASETS, atomic_save_npz, default_split, load_dataset
 from .episodes import sample_episodes
@@ -340,14 +341,25 @@ def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dic
     config.validate()
     check_fewshot(config)
     out = Path(out)
+    _claim(config, out, resume)  # fails fast, before the data are loaded
+    created = not out.exists()
+    make_dir(out)
+    try:
+        net, data, xp, dtype = build(config)
+    except BaseException:
+        if created:  # leave no empty directory behind a refused run
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    with exclusive_dir(out, "few-shot run"):
+        ckpt = _claim(config, out, resume)  # again, now that no other process can write here
+        return _train(config, out, resume, ckpt, net, data, xp, dtype, progress)
+
+
+def _claim(config: TrainConfig, out: Path, resume: bool) -> Path | None:
+    """Check that ``out`` can take this run; returns the checkpoint to resume from (or None)."""
     if resume and not out.is_dir():
         raise RunError(f"nothing to resume: {out} does not exist")
-    with exclusive_dir(out, "few-shot run"):
-        return _run_locked(config, out, resume, progress)
-
-
-def _run_locked(config: TrainConfig, out: Path, resume: bool, progress) -> dict:
-    """:func:`run` while holding the directory's lock."""
     ckpt = latest_checkpoint(out)
     if resume:
         if ckpt is None:  # stopped before its first checkpoint: start again from step 0
@@ -358,8 +370,12 @@ def _run_locked(config: TrainConfig, out: Path, resume: bool, progress) -> dict:
             raise RunError(f"config differs from the run in {out}; only steps may change")
     elif ckpt is not None or (out / "metrics.csv").exists():
         raise RunError(f"{out} already holds a run; use --resume or another directory")
-    net, data, xp, dtype = build(config)
-    if resume and ckpt is not None:
+    return ckpt
+
+
+def _train(config, out, resume, ckpt, net, data, xp, dtype, progress) -> dict:
+    """The training loop of :func:`run`, with the directory locked."""
+    if ckpt is not None:
         state, _ = load_checkpoint(ckpt, xp)
     else:
         state = init_state(config, net, xp, dtype)
