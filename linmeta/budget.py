@@ -116,16 +116,16 @@ def linear_run(cfg) -> tuple[dict, float]:
     nt = cfg.n_test_tasks
     mt = cfg.test_samples if nt else 0
     metrics = (k + 4 + 3 * (nt > 0)) * T * columns * methods
+    finite = cfg.mode == "finite"  # population mode with Σ = I runs in span(B0, B*)
+    dim = k + kl if (cfg.reduce and not finite and cfg.x_cov_cond == 1 and k + kl < d) else d
     memory = {
         "problem": 8.0 * T * (d * k + d * kl + kl + (n * k if cfg.task_pool else 0)),
         "test tasks": 8.0 * T * nt * (mt * d + d + mt),
-        # the heads, and per task of a chunk its samples (finite) or one d-vector (population)
+        # the heads, and per task of a chunk its samples (finite) or one vector (population)
         "one step": 8.0 * T * (n * k + tasks_per_chunk(cfg) * (
-            (cfg.m_in + cfg.m_out) * (d + 1) if cfg.mode == "finite" else d + kl)),
+            (cfg.m_in + cfg.m_out) * (d + 1) if finite else dim + kl)),
         "metrics": 48.0 * metrics,  # float64 values and their CSV text
     }
-    finite = cfg.mode == "finite"
-    dim = k + kl if (cfg.reduce and not finite and cfg.x_cov_cond == 1 and k + kl < d) else d
     samples = (cfg.m_in + cfg.m_out) if finite else 1
     flops = 4.0 * T * n * samples * dim * kl * (tau + 1)
     normals = T * n * (cfg.m_in + cfg.m_out) * (d + 1) if finite else 0

@@ -36,7 +36,8 @@ def _cases():
         c.append((name or " ".join(args), prefix + list(args), expected))
 
     # ---------------------------------------------------------------- linmeta run
-    for args in (["--d", "10000000"], ["--steps", VAST], ["--n-tasks", HUGE],
+    for args in (["--d", "10000000", "--trials", "5", "--n-test-tasks", "100"],
+                 ["--d", HUGE], ["--steps", VAST], ["--n-tasks", HUGE],
                  ["--trials", "100000000"], ["--mode", "finite", "--m-in", HUGE],
                  ["--mode", "finite", "--m-out", HUGE], ["--n-test-tasks", HUGE],
                  ["--m-test", HUGE], ["--tau", HUGE], ["--steps", VAST, "--log-every", VAST],
@@ -139,7 +140,7 @@ def _cases():
         (["--executor", "bogus", "--seeds", "0"], "bogus"),
         (["--jobs", "0", "--seeds", "0"], "jobs"),
         (["--config", "{root}/missing.toml", "--seeds", "0"], "not found"),
-        (["--grid", "d=10000000"], "needs"),
+        (["--grid", f"d={HUGE}"], "needs"),
         (["--grid", f"tau={HUGE}"], "needs"),
         (["--grid", f"n_tasks={HUGE}"], "needs"),
         (["--grid", "n_tasks=4,5", "--seeds", f"0-{VAST}"], "points"),
