@@ -14,6 +14,7 @@ The message names what the run needs, what the machine has, and the options that
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -236,3 +237,29 @@ def check_fewshot(config) -> None:
     """Refuse a few-shot training run that cannot fit (see :func:`check`)."""
     memory, seconds = fewshot_train(config)
     check(memory, seconds, options=FEWSHOT_OPTIONS, time_options=FEWSHOT_TIME)
+
+
+def check_evaluation(config, tasks: int) -> None:
+    """Refuse an evaluation of ``tasks`` tasks (in batches of 50) that cannot fit."""
+    memory, seconds = fewshot_episodes(config, min(tasks, 50), config.inner_steps_test,
+                                       train=False, passes=-(-tasks // 50))
+    check(memory, seconds, options=FEWSHOT_OPTIONS, time_options="--tasks or --inner-steps")
+
+
+def check_contrastive(config, checkpoints: int, steps: tuple, tasks: int, share_tasks: int) -> None:
+    """Refuse a ``fewshot contrastive`` analysis that cannot fit: 16 identity cases per inner
+    step count on ``tasks`` tasks (exact second order), and the coefficient shares of every
+    checkpoint on ``share_tasks`` tasks."""
+    config = dataclasses.replace(config, dtype="float64")  # the analysis runs in float64
+    n = max(steps)
+    ident, s1 = fewshot_episodes(config, tasks, n, train=True, trace=True,
+                                 passes=16 * len(steps))
+    share, s2 = fewshot_episodes(config, share_tasks, n, train=False,
+                                 passes=2 * checkpoints * len(steps))
+    support = config.n_way * config.k_shot
+    queries = config.n_way * config.n_query
+    memory = {"inner-loop trace": ident.get("inner-loop trace", 0.0),
+              "episodes": max(ident["episodes"], share["episodes"]),
+              "coefficients": 8.0 * n * max(tasks, share_tasks) * support * queries}
+    check(memory, s1 + s2, options=FEWSHOT_OPTIONS,
+          time_options="--steps, --tasks or --share-tasks")

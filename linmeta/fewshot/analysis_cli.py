@@ -17,7 +17,7 @@ import click
 import numpy as np
 
 from linmeta.backend import BackendError
-from linmeta.budget import FEWSHOT_OPTIONS, check, fewshot_episodes
+from linmeta.budget import check_contrastive
 from linmeta.results import atomic_savefig, atomic_write_text, exclusive_dir
 
 from .data import DataError
@@ -128,7 +128,7 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
         for _, ckpts, config in loaded:
             if inner_lr is not None:
                 dataclasses.replace(config, inner_lr=inner_lr).validate()
-            _check_budget(config, len(ckpts), steps, tasks, share_tasks)
+            check_contrastive(config, len(ckpts), steps, tasks, share_tasks)
         with exclusive_dir(out, "contrastive analysis"):
             _refuse_existing(out, overwrite)
             id_rows, share_rows, runs = _analyse(loaded, out, steps, tasks, share_tasks,
@@ -155,23 +155,6 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
     if found and not overwrite:
         raise AnalysisError(f"{out} already holds results ({found[0]}); use --overwrite to "
                             "replace them, or another --out")
-
-
-def _check_budget(config, checkpoints: int, steps: tuple, tasks: int, share_tasks: int) -> None:
-    """Refuse an analysis whose memory or time cannot fit (:mod:`linmeta.budget`)."""
-    config = dataclasses.replace(config, dtype="float64")
-    n = max(steps)
-    ident, s1 = fewshot_episodes(config, tasks, n, train=True, trace=True,
-                                 passes=16 * len(steps))
-    share, s2 = fewshot_episodes(config, share_tasks, n, train=False,
-                                 passes=2 * checkpoints * len(steps))
-    support = config.n_way * config.k_shot
-    queries = config.n_way * config.n_query
-    memory = {"inner-loop trace": ident.get("inner-loop trace", 0.0),
-              "episodes": max(ident["episodes"], share["episodes"]),
-              "coefficients": 8.0 * n * max(tasks, share_tasks) * support * queries}
-    check(memory, s1 + s2, options=FEWSHOT_OPTIONS,
-          time_options="--steps, --tasks or --share-tasks")
 
 
 def _analyse(loaded, out, steps, tasks, share_tasks, inner_lr, seed, say):

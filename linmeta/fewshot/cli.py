@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from linmeta.backend import BackendError
-from linmeta.budget import FEWSHOT_OPTIONS, check, fewshot_episodes
+from linmeta.budget import check_evaluation
 
 from .data import DATASETS, DataError
 from .meta import ALGORITHMS
@@ -187,9 +187,7 @@ def eval_cmd(checkpoint, tasks, split, inner_steps, zeroing, seed, data_path, as
         changes = {"data_path": data_path, "zeroing": zeroing, "inner_steps_test": inner_steps}
         config = dataclasses.replace(
             config, **{k: v for k, v in changes.items() if v is not None}).validate()
-        memory, seconds = fewshot_episodes(config, min(tasks, 50), config.inner_steps_test,
-                                           train=False, passes=-(-tasks // 50))
-        check(memory, seconds, options=FEWSHOT_OPTIONS, time_options="--tasks or --inner-steps")
+        check_evaluation(config, tasks)
         net, data, xp, dtype = build(config)
         state, _ = load_checkpoint(path, xp)
         res = evaluate(net, state.params, data[split], tasks=tasks, seed=seed, dtype=dtype,
