@@ -15,8 +15,9 @@ import click
 
 from . import __version__
 from .algorithms import METHODS
-from .backend import BackendError, tune_allocator
-from .budget import BudgetError, check_linear
+from .backend import tune_allocator
+from .budget import check_linear
+from .cli_group import INPUT_ERRORS, LinmetaGroup  # noqa: F401 (re-exported)
 from .experiment import INITS, MODES, Config, ConfigError, load_config, read_toml
 from .experiment import run as run_experiment
 from .results import (
@@ -30,37 +31,7 @@ from .results import (
     save_result,
     summarize,
 )
-from .tasks import ProblemError, load_problem
-
-INPUT_ERRORS = (ConfigError, ProblemError, ResultError, BackendError, BudgetError)
-
-
-class LinmetaGroup(click.Group):
-    """A click group whose errors are one line on stderr with exit code 2."""
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        try:
-            rv = super().main(args, prog_name, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
-            click.echo("Aborted.", err=True)
-            return _exit(130, standalone_mode)
-        except click.ClickException as err:
-            click.echo(f"Error: {err.format_message()}", err=True)
-            return _exit(2, standalone_mode)
-        except INPUT_ERRORS as err:
-            click.echo(f"Error: {err}", err=True)
-            return _exit(2, standalone_mode)
-        except OSError as err:  # a path that cannot be read or written
-            where = f": {err.filename}" if err.filename else ""
-            click.echo(f"Error: {err.strerror or err}{where}", err=True)
-            return _exit(2, standalone_mode)
-        return _exit(rv if isinstance(rv, int) else 0, standalone_mode)
-
-
-def _exit(code: int, standalone_mode: bool):
-    if standalone_mode:
-        sys.exit(code)
-    return code
+from .tasks import load_problem
 
 
 @click.group(cls=LinmetaGroup)

@@ -14,6 +14,7 @@ import click
 
 from linmeta.backend import BackendError
 from linmeta.budget import check_evaluation
+from linmeta.cli_group import LinmetaGroup
 
 from .data import DATASETS, DataError
 from .meta import ALGORITHMS
@@ -44,7 +45,7 @@ def _one_line(err: Exception) -> str:
     return msg[0] if msg else type(err).__name__
 
 
-@click.group("fewshot")
+@click.group("fewshot", cls=LinmetaGroup)
 def fewshot():
     """Few-shot classification with MAML / FO-MAML / ANIL / FO-ANIL on a NumPy Conv-4
     (Finn17, Raghu20, Kao22). Data: procedural glyphs (no download), Omniglot, mini-ImageNet,
