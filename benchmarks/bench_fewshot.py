@@ -193,7 +193,6 @@ def _time_side(side, args, alg):
 
     The linmeta side also returns the GEMM floating-point operations of one iteration."""
     import subprocess
-    import sys
 
     cmd = [sys.executable, __file__, "--side", side, "--algorithms", alg]
     for k in ("threads", "meta_batch", "n_way", "k_shot", "n_query", "channels", "image_size",
@@ -230,7 +229,6 @@ def count_gemm_flops(fn, batch) -> float:
 def gemm_peak(threads: int, n: int = 2048, repeats: int = 5) -> float:
     """GFLOP/s of an ``n × n`` float32 GEMM with ``threads`` BLAS threads, in a fresh process."""
     import subprocess
-    import sys
 
     code = (f"import time, numpy as np; a = np.ones(({n}, {n}), np.float32); a @ a; ts = []\n"
             f"for _ in range({repeats}):\n t0 = time.perf_counter(); a @ a; "
@@ -390,8 +388,9 @@ def main(argv=None):
         try:
             import torch
         except ImportError:
-            print(TORCH_HOWTO, file=sys.stderr)
-            sys.exit(2)
+            raise SystemExit("bench_fewshot: the comparison needs PyTorch, which is not "
+                             "installed: pip install -e '.[bench]' (or pass --skip-torch to "
+                             "time linmeta alone)") from None
         tv = torch.__version__
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"numpy {np.__version__}, torch {tv}, {time.strftime('%Y-%m-%d %H:%M')}")

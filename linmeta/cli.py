@@ -14,37 +14,25 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .backend import BackendError, tune_allocator
-from .experiment import Config, ConfigError, load_config
+from .algorithms import METHODS
+from .backend import tune_allocator
+from .budget import check_linear
+from .cli_group import INPUT_ERRORS, LinmetaGroup  # noqa: F401 (re-exported)
+from .experiment import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
 from .experiment import run as run_experiment
-from .results import ResultError, read_config, read_metrics, save_data, save_result, summarize
-from .tasks import DataError, ProblemError, load_problem
-
-INPUT_ERRORS = (ConfigError, ProblemError, ResultError, BackendError, DataError)
-
-
-class LinmetaGroup(click.Group):
-    """A click group whose errors are one line on stderr with exit code 2."""
-
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
-        try:
-            rv = super().main(args, prog_name, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
-            click.echo("Aborted.", err=True)
-            return _exit(130, standalone_mode)
-        except click.ClickException as err:
-            click.echo(f"Error: {err.format_message()}", err=True)
-            return _exit(2, standalone_mode)
-        except INPUT_ERRORS as err:
-            click.echo(f"Error: {err}", err=True)
-            return _exit(2, standalone_mode)
-        return _exit(rv if isinstance(rv, int) else 0, standalone_mode)
-
-
-def _exit(code: int, standalone_mode: bool):
-    if standalone_mode:
-        sys.exit(code)
-    return code
+from .results import (
+    RESULT_FILES,
+    ResultError,
+    atomic_savefig,
+    exclusive_dir,
+    incomplete,
+    read_config,
+    read_metrics,
+    save_data,
+    save_result,
+    summarize,
+)
+from .tasks import DataError, load_problem
 
 
 @click.group(cls=LinmetaGroup)
@@ -53,15 +41,59 @@ def cli():
     """linmeta: simulate meta-learning theory (Collins22, Kao22, Raghu20)."""
 
 
+#: The description of every Config field in ``linmeta run --help`` (README "Options").
+HELP = {
+    "d": "Ambient dimension d.",
+    "k": "True representation width k (<= d).",
+    "k_learner": "Learner width k' (0: k).",
+    "n_tasks": "Tasks per round n.",
+    "steps": "Outer steps.",
+    "alpha": "Inner learning rate α (>= 0).",
+    "beta": "Outer learning rate β (>= 0).",
+    "tau": "Inner steps τ.",
+    "mode": "population: exact expected losses; finite: --m-in/--m-out samples per task.",
+    "m_in": "Inner samples per task (finite mode).",
+    "m_out": "Outer samples per task (finite mode).",
+    "sigma": "Label-noise standard deviation σ.",
+    "head_mu": "Task diversity μ: heads N(0, diag(1,…,1,μ²)).",
+    "head_kappa": "Instead of μ: head variances geometric with cond(Ψ*) = κ >= 1.",
+    "head_mean": "Norm of the heads' mean.",
+    "task_pool": "A fixed pool of n heads instead of fresh heads every round.",
+    "x_cov_cond": "Condition number of a diagonal input covariance Σ (1: Σ = I).",
+    "init": "collins: w0 = 0 and α B0ᵀB0 = I (Collins22); random: Gaussian B0 and w0.",
+    "w0_scale": "Standard-deviation scale of a random w0.",
+    "methods": f"Comma-separated methods, from: {', '.join(METHODS)}.",
+    "trials": "Independent trials (one array computation).",
+    "seed": "Seed of the run (>= 0).",
+    "backend": "Array backend (cupy: a CUDA GPU).",
+    "dtype": "Compute dtype (float32 for speed).",
+    "log_every": "Log the metrics every N steps (and at the last).",
+    "n_test_tasks": "Held-out tasks for the test-time risks (0: none).",
+    "m_test": "Samples per held-out task (0: 2k').",
+    "reduce": "Population mode with Σ = I in span(B0, B*): exact; --no-reduce for checks.",
+    "chunk_tasks": "Process a round's tasks this many at a time (0: all).",
+    "samples": "fresh: new tasks and samples every round; fixed: a pool of n-tasks tasks whose "
+               "samples are drawn once and reused by every method (finite mode).",
+    "batch_tasks": "With --samples fixed: tasks per round, cycling through the pool (0: all).",
+    "memory_mb": "Size the chunks to this working memory in MiB (0: off).",
+}
+#: Fields whose values are a fixed list, shown in --help and checked by click.
+CHOICES = {"mode": MODES, "init": INITS, "backend": ("numpy", "cupy"),
+           "dtype": ("float64", "float32"), "samples": SAMPLES}
+
+
 def _option_for(f: dataclasses.Field):
     flag = "--" + f.name.replace("_", "-")
-    doc = f"[default: {f.default if not isinstance(f.default, tuple) else ','.join(f.default)}]"
+    default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+    doc = f"{HELP.get(f.name, '')} [default: {default}]".strip()
     if f.name == "methods":
-        return click.option(flag, f.name, type=str, default=None,
-                            help=f"Comma-separated methods. {doc}")
+        return click.option(flag, f.name, type=str, default=None, help=doc)
     if isinstance(f.default, bool):
         no = "--no-" + f.name.replace("_", "-")
         return click.option(f"{flag}/{no}", f.name, default=None, help=doc)
+    if f.name in CHOICES:
+        return click.option(flag, f.name, type=click.Choice(CHOICES[f.name]), default=None,
+                            help=doc)
     kind = float if f.name == "head_kappa" else type(f.default)
     return click.option(flag, f.name, type=kind, default=None, help=doc)
 
@@ -76,9 +108,34 @@ def config_options(func):
 def resolve_config(config_file, options: dict) -> Config:
     """Defaults < config file (TOML) < command-line options."""
     base = load_config(config_file).to_dict() if config_file else {}
-    names = {f.name for f in dataclasses.fields(Config)}
-    base.update({k: v for k, v in options.items() if k in names and v is not None})
+    base.update(given_fields(None, options))
     return Config.from_dict(base)
+
+
+def given_fields(config_file, options: dict) -> dict:
+    """The Config fields set explicitly, by the config file or on the command line."""
+    names = {f.name for f in dataclasses.fields(Config)}
+    given = dict(read_toml(config_file)) if config_file else {}
+    given.update({k: v for k, v in options.items() if k in names and v is not None})
+    return given
+
+
+def problem_config(cfg: Config, problem_file, given: dict) -> Config:
+    """``cfg`` with the sizes of the problem file; an explicit value that disagrees is refused."""
+    problem = load_problem(problem_file, 1)
+    n, k = problem.W_pool.shape[1:]
+    d, kl = problem.B0.shape[1:]
+    fixed = dict(d=d, k=k, k_learner=kl, n_tasks=n, task_pool=True, x_cov_cond=1.0)
+    for name, value in fixed.items():
+        if name not in given:
+            continue
+        mine = given[name]
+        if name == "k_learner" and mine == 0:  # 0 means k
+            mine = given.get("k", k)
+        if mine != value:
+            raise ConfigError(f"the problem file {problem_file} fixes {name}={value}, but "
+                              f"{name}={given[name]} was given; drop one of them")
+    return cfg.replace(**fixed)
 
 
 class Progress:
@@ -127,7 +184,7 @@ def summary_table(summary: dict) -> str:
               help="Result directory [default: results/run-<date>-<time>].")
 @click.option("--problem", "problem_file", type=click.Path(dir_okay=False), default=None,
               help="NPZ with B_star (d,k), B0 (d,k'), w0 (k',), W_star (n,k) [, Sigma_diag (d,)].")
-@click.option("--save-params", is_flag=True, 
+@click.option("--save-params", is_flag=True,
               help="Store final B (trials,d,k') and w in arrays.npz.")
 @click.option("--plot/--no-plot", default=True, help="Write convergence.png [default: on].")
 @click.option("--data", "data_file", type=click.Path(dir_okay=False), default=None,
@@ -135,7 +192,9 @@ def summary_table(summary: dict) -> str:
                    "samples (fixed data); distance when B_star is given, else held-out error.")
 @click.option("--save-data", "save_data_", is_flag=True,
               help="Store the fixed dataset (--samples fixed or --data) as data.npz.")
-def run_cmd(config_file, out, problem_file, save_params, plot, data_file, save_data_, **options):
+@click.option("--overwrite", is_flag=True, help="Replace a result already in --out.")
+def run_cmd(config_file, out, problem_file, save_params, plot, data_file, save_data_, overwrite,
+            **options):
     """Simulate the methods and write a result directory.
 
     With no arguments: the headline comparison of THEORY §1.3 claim 1 (MAML, FO-MAML, ANIL,
@@ -148,29 +207,33 @@ def run_cmd(config_file, out, problem_file, save_params, plot, data_file, save_d
             raise click.UsageError("--data and --problem exclude each other")
         cfg, problem, data, heldout = _data_run(cfg, data_file)
     if problem_file:
+        cfg = problem_config(cfg, problem_file, given_fields(config_file, options))
+    check_linear(cfg)  # before the problem's trials are allocated
+    if problem_file:
         problem = load_problem(problem_file, cfg.trials)
-        n, k = problem.W_pool.shape[1:]
-        d, kl = problem.B0.shape[1:]
-        cfg = cfg.replace(d=d, k=k, k_learner=kl, n_tasks=n, task_pool=True,
-                          x_cov_cond=1.0)
     out = Path(out or f"results/run-{datetime.now():%Y%m%d-%H%M%S}")
-    progress = Progress()
+    _refuse_result(out, overwrite)
     if save_data_ and cfg.samples != "fixed":
         raise click.UsageError("--save-data needs --samples fixed or --data")
-    try:
-        result = run_experiment(cfg, problem, progress=progress, problem_file=problem_file,
-                                data=data, heldout=heldout)
-    finally:
-        progress.close()
-    save_result(result, out, save_params=save_params)
-    if save_data_:
-        save_data(result, out)
-    if plot:
-        from .plotting import convergence_figure
+    with exclusive_dir(out, "run"):
+        _refuse_result(out, overwrite)  # again, now that no other process can write here
+        progress = Progress()
+        try:
+            result = run_experiment(cfg, problem, progress=progress, problem_file=problem_file,
+                                    data=data, heldout=heldout)
+        finally:
+            progress.close()
+        save_result(result, out, save_params=save_params)
+        if save_data_:
+            save_data(result, out)
+        if plot:
+            from .plotting import convergence_figure
 
-        metric = "dist" if result.problem.B_star is not None else "heldout_mse"
-        fig = convergence_figure([(out.name, read_metrics(out))], metric=metric)
-        fig.savefig(out / "convergence.png", dpi=120)
+            metric = "dist" if result.problem.B_star is not None else "heldout_mse"
+            fig = convergence_figure([(out.name, read_metrics(out))], metric=metric)
+            atomic_savefig(fig, out / "convergence.png", dpi=120)
+        else:
+            (out / "convergence.png").unlink(missing_ok=True)  # a replaced run's figure
     click.echo(summary_table(summarize(result)))
     click.echo(f"results in {out}")
 
@@ -212,30 +275,58 @@ def _data_run(cfg: Config, path):
     return cfg, Problem(B_star, B0, w0), data, heldout
 
 
+def _refuse_result(out: Path, overwrite: bool) -> None:
+    found = [name for name in RESULT_FILES if (out / name).exists()]
+    if found and not overwrite:
+        raise ResultError(f"{out} already holds a result ({found[0]}); use --overwrite to "
+                          "replace it, or another --out")
+
+
 @cli.command("plot")
 @click.argument("result_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--metric", default="dist", show_default=True,
               help="Metric to draw: dist, angle_j, loss, w_norm, risk_subspace, …")
 @click.option("--linear", is_flag=True, help="Linear instead of log y axis.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="PNG file [default: DIR/convergence.png for one result, overlay.png otherwise].")
+              help="Image file [default: DIR/convergence.png for one result; for several, "
+                   "overlay.png in their folder].")
 def plot_cmd(result_dirs, metric, linear, out):
-    """Redraw from saved results without recomputing; several results are overlaid."""
+    """Redraw from saved results without recomputing; several results are overlaid.
+
+    An incomplete result (an interrupted run, a truncated metrics.csv) is drawn with a warning.
+    """
+    from matplotlib.figure import Figure
+
     from .plotting import convergence_figure
 
+    target = Path(out) if out else _plot_target([Path(d) for d in result_dirs])
+    kind = target.suffix.lstrip(".").lower()
+    if kind not in Figure().canvas.get_supported_filetypes():
+        raise click.BadParameter(f"{target}: not an image type matplotlib writes (use .png, "
+                                 ".pdf or .svg)", param_hint="--out")
     runs = []
     for d in result_dirs:
         read_config(d)
-        runs.append((Path(d).name, read_metrics(d)))
+        metrics = read_metrics(d)
+        for problem in incomplete(d, metrics):
+            click.echo(f"Warning: {d} is incomplete: {problem}", err=True)
+        runs.append((Path(d).name, metrics))
     try:
         fig = convergence_figure(runs, metric=metric, logy=not linear)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--metric") from None
-    target = Path(out) if out else (
-        Path(result_dirs[0]) / "convergence.png" if len(result_dirs) == 1 else Path("overlay.png")
-    )
-    fig.savefig(target, dpi=120)
+    atomic_savefig(fig, target, dpi=120)
     click.echo(f"wrote {target}")
+
+
+def _plot_target(dirs: list[Path]) -> Path:
+    """DIR/convergence.png for one result; for several, overlay.png beside them."""
+    if len(dirs) == 1:
+        return dirs[0] / "convergence.png"
+    parents = {d.resolve().parent for d in dirs}
+    if len(parents) > 1:
+        raise click.UsageError("the results are in different folders; give --out FILE.png")
+    return dirs[0].parent / "overlay.png"
 
 
 from .fewshot.cli import fewshot  # noqa: E402

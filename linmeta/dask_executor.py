@@ -52,7 +52,7 @@ class DaskExecutor:
         if scheduler:
             try:
                 self.client = Client(scheduler, timeout=connect_timeout)
-            except OSError as err:
+            except (OSError, ValueError, TypeError) as err:  # unreachable, or not an address
                 raise DaskUnavailable(f"cannot reach the Dask scheduler {scheduler}: {err}") \
                     from None
         else:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .algorithms import METHODS, get_method
 from .backend import BackendError, array_module, get_dtype, get_xp, to_numpy
+from .budget import check_linear
 from .metrics import (
     HeldOutTasks,
     heldout_mse,
@@ -125,11 +126,11 @@ class Config:
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
         if not (math.isfinite(self.head_mu) and self.head_mu >= 0):
-            raise ConfigError(f"head_mu must be >= 0, got {self.head_mu}")
-        if self.head_kappa is not None and not (self.head_kappa >= 1):
-            raise ConfigError(f"head_kappa must be >= 1, got {self.head_kappa}")
-        if not self.x_cov_cond >= 1:
-            raise ConfigError(f"x_cov_cond must be >= 1, got {self.x_cov_cond}")
+            raise ConfigError(f"head_mu must be a finite number >= 0, got {self.head_mu}")
+        for name in ("head_kappa", "x_cov_cond"):  # condition numbers
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 1):
+                raise ConfigError(f"{name} must be a finite number >= 1, got {value}")
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
         if self.init not in INITS:
@@ -308,6 +309,7 @@ def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file
     samples; ``problem.B_star`` may then be None (no distance is logged). ``heldout``: tasks
     kept out of training, scored by :func:`linmeta.metrics.heldout_mse` at every logged step.
     """
+    check_linear(cfg)  # refuse before allocating what cannot fit
     seqs = streams(cfg.seed)
     if problem is None:
         problem = make_problem(cfg, _rng(seqs["problem"]))

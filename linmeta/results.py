@@ -27,7 +27,65 @@ from . import __version__
 
 
 class ResultError(ValueError):
-    """A missing or unreadable result directory."""
+    """A missing or unreadable result directory, or one that cannot be written now."""
+
+
+RESULT_FILES = ("config.json", "metrics.csv", "arrays.npz", "summary.json", "convergence.png")
+LOCK_NAME = ".lock"
+
+
+def make_dir(path) -> Path:
+    """Create directory ``path`` (and its parents); an impossible path raises ResultError."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ResultError(f"cannot create directory {path}: {err.strerror or err}") from None
+    return path
+
+
+@contextlib.contextmanager
+def exclusive_dir(path, what: str = "run"):
+    """Hold an exclusive lock on directory ``path`` (created if missing) for the block.
+
+    A second process that asks for the same directory gets :class:`ResultError` at once
+    instead of writing into it too. The lock is the kernel's ``flock`` on ``path/.lock``, so
+    it ends with the process however the process ends (no stale lock after a kill). Where
+    ``fcntl`` does not exist (Windows) the block runs unlocked.
+    """
+    path = make_dir(path)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield path
+        return
+    try:
+        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        raise ResultError(f"cannot write to {path}: {err.strerror or err}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ResultError(f"another process is writing a {what} into {path}; wait for it "
+                              "or use another directory") from None
+        yield path
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where /proc says it (Linux >= 4.7)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -41,6 +99,8 @@ def atomic_open(path, mode: str = "wb"):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # mkstemp gives 0600, for secrets; results follow the umask
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as f:
             yield f
         os.replace(tmp, path)
@@ -112,8 +172,7 @@ def summarize(result) -> dict:
 
 def save_result(result, out_dir, save_params: bool = False) -> Path:
     """Write a Result to ``out_dir``; returns the directory."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dir(out_dir)
     marker = out / "config.json"
     if marker.exists():  # an old complete run is being replaced: mark it incomplete first
         marker.unlink()
@@ -185,11 +244,16 @@ def is_complete(out_dir) -> bool:
 def read_config(out_dir) -> dict:
     path = Path(out_dir) / "config.json"
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text())
     except FileNotFoundError:
         raise ResultError(f"{out_dir} is not a finished linmeta result (no config.json)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ResultError(f"unreadable {path}: {err}") from None
+    except OSError as err:  # under a regular file, unreadable, ...
+        raise ResultError(f"cannot read {path}: {err.strerror or err}") from None
+    if not isinstance(meta, dict):
+        raise ResultError(f"unreadable {path}: not a JSON object")
+    return meta
 
 
 def read_metrics(out_dir) -> dict:
@@ -203,8 +267,14 @@ def read_metrics(out_dir) -> dict:
         header = next(reader, None)
         if header != ["method", "trial", "step", "metric", "value"]:
             raise ResultError(f"{path} is not a linmeta metrics file")
-        for method, trial, step, metric, value in reader:
-            cells.setdefault((method, metric), []).append((int(trial), int(step), float(value)))
+        for line, row in enumerate(reader, start=2):
+            try:
+                method, trial, step, metric, value = row
+                cell = (int(trial), int(step), float(value))
+            except ValueError:
+                raise ResultError(f"{path}: malformed row {line} {','.join(row)!r} (a truncated "
+                                  "or edited file; rerun to regenerate it)") from None
+            cells.setdefault((method, metric), []).append(cell)
     out = {}
     for key, rows in cells.items():
         arr = np.array(rows)
@@ -214,3 +284,36 @@ def read_metrics(out_dir) -> dict:
         values[arr[:, 0].astype(int), np.searchsorted(steps, arr[:, 1])] = arr[:, 2]
         out[key] = (steps, values)
     return out
+
+
+def incomplete(out_dir, metrics: dict | None = None) -> list[str]:
+    """Why ``out_dir`` is not a whole result, as short phrases (empty when it is).
+
+    Checks ``"complete"`` in ``config.json`` and that ``metrics.csv`` holds, for every method
+    of the config, every trial up to the final step (a trial that diverged stops earlier and
+    has its ``diverged_at`` row).
+    """
+    meta = read_config(out_dir)
+    problems = [] if meta.get("complete") else ['config.json says "complete": false']
+    cfg = meta.get("config", {})
+    metrics = read_metrics(out_dir) if metrics is None else metrics
+    final, trials = cfg.get("steps"), cfg.get("trials")
+    for method in cfg.get("methods", []):
+        if (method, "dist") not in metrics:
+            problems.append(f"no rows for {method}")
+            continue
+        steps, values = metrics[(method, "dist")]
+        stopped = set()
+        if (method, "diverged_at") in metrics:
+            _, when = metrics[(method, "diverged_at")]
+            stopped = {t for t in range(when.shape[0]) if np.isfinite(when[t]).any()}
+        short = [t for t in range(trials or values.shape[0])
+                 if t not in stopped and (t >= values.shape[0] or steps[-1] != final
+                                          or not np.isfinite(values[t, -1]))]
+        if short:
+            problems.append(f"{method}: trial(s) {_ranges(short)} end before step {final}")
+    return problems
+
+
+def _ranges(items: list[int]) -> str:
+    return ",".join(map(str, items[:5])) + ("…" if len(items) > 5 else "")

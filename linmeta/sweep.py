@@ -40,16 +40,20 @@ import click
 import numpy as np
 
 from .backend import single_blas_thread, tune_allocator
+from .budget import check_linear
 from .experiment import Config, load_config, read_toml
 from .results import (
     ResultError,
     atomic_write_text,
+    exclusive_dir,
     is_complete,
+    make_dir,
     read_config,
     read_metrics,
 )
 
 SUMMARY_METRICS = ("dist", "outside_norm", "loss", "risk_subspace", "risk_ls", "risk_oracle")
+MAX_POINTS = 100_000  # a larger sweep is refused before its points are built
 
 
 class SweepError(ValueError):
@@ -84,14 +88,31 @@ def parse_value(text: str):
 
 
 def parse_grid(entries: Iterable[str]) -> dict:
-    """``["n_tasks=10,100", "m_in+m_out=5,10"]`` -> ``{"n_tasks": [10, 100], …}``."""
+    """``["n_tasks=10,100", "m_in+m_out=5,10"]`` -> ``{"n_tasks": [10, 100], …}``.
+
+    A field in two entries is refused (which values would run is not obvious).
+    """
     grid = {}
     for entry in entries:
         key, sep, values = entry.partition("=")
-        if not sep or not key.strip() or not values.strip():
+        parsed = [parse_value(v) for v in values.split(",") if v.strip()]
+        if not sep or not key.strip() or not parsed:
             raise SweepError(f"grid entry {entry!r} is not FIELD=V1,V2,…")
-        grid[key.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
+        _refuse_overlap(grid, key.strip(), "--grid")
+        grid[key.strip()] = parsed
     return grid
+
+
+def grid_fields(grid: dict) -> set:
+    """The config fields a grid varies (``"m_in+m_out"`` varies two)."""
+    return {name.strip() for key in grid for name in key.split("+")}
+
+
+def _refuse_overlap(grid: dict, key: str, where: str) -> None:
+    both = grid_fields(grid) & grid_fields({key: None})
+    if both:
+        raise SweepError(f"{', '.join(sorted(both))} is in two {where} entries; give each "
+                         "field once")
 
 
 def parse_assignments(entries: Iterable[str]) -> dict:
@@ -99,9 +120,13 @@ def parse_assignments(entries: Iterable[str]) -> dict:
     out = {}
     for entry in entries:
         key, sep, value = entry.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise SweepError(f"setting {entry!r} is not FIELD=VALUE")
-        out[key.strip()] = value.strip() if key.strip() == "methods" else parse_value(value)
+        value = value.strip() if key == "methods" else parse_value(value)
+        if key in out and out[key] != value:
+            raise SweepError(f"--set {key} is given twice ({out[key]!r} and {value!r})")
+        out[key] = value
     return out
 
 
@@ -112,12 +137,19 @@ def parse_seeds(text: str | None) -> list[int] | None:
     try:
         if re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", text):
             lo, hi = (int(p) for p in text.split("-"))
-            if hi < lo:
-                raise ValueError
-            return list(range(lo, hi + 1))
-        return [int(p) for p in text.split(",") if p.strip()]
+            seeds = range(lo, hi + 1)
+        else:
+            seeds = [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise SweepError(f"seeds must be A-B or a comma-separated list, got {text!r}") from None
+        seeds = []
+    if len(seeds) > MAX_POINTS:
+        raise SweepError(f"--seeds {text} gives {len(seeds)} seeds; a sweep has at most "
+                         f"{MAX_POINTS} points")
+    seeds = list(seeds)
+    if not seeds or min(seeds) < 0:
+        raise SweepError(f"seeds must be A-B or a comma-separated list of integers >= 0, "
+                         f"got {text!r}")
+    return seeds
 
 
 def read_sweep_file(path) -> tuple[dict, dict, list[int] | None]:
@@ -153,9 +185,12 @@ def expand(base: dict, grid: dict, seeds: list[int] | None = None) -> list[Point
     """
     base = dict(base)
     keys = list(grid)
-    if "seed" in grid and seeds is not None:
+    if "seed" in grid_fields(grid) and seeds is not None:
         raise SweepError("give seeds either as --seeds or as a grid over 'seed', not both")
     seed_list = seeds if seeds is not None else [base.get("seed", 0)]
+    count = math.prod(len(v) for v in grid.values()) * len(seed_list)
+    if count > MAX_POINTS:
+        raise SweepError(f"this sweep has {count} points; at most {MAX_POINTS} (split it)")
     points, names = [], set()
     for combo in itertools.product(*(grid[k] for k in keys)):
         for seed in seed_list:
@@ -303,8 +338,7 @@ def run_sweep(points: list[Point], out, executor: Executor | None = None,
     Writes ``OUT/sweep.json`` (the points) first and ``OUT/summary.csv`` at the end — also
     when interrupted, for the points finished so far — and re-raises the interruption.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dir(out)
     spec = {"points": [{"name": p.name, "values": p.values, "config": p.config.to_dict()}
                        for p in points]}
     atomic_write_text(out / "sweep.json", json.dumps(spec, indent=1) + "\n")
@@ -333,8 +367,9 @@ def run_sweep(points: list[Point], out, executor: Executor | None = None,
 
 
 def summary_rows(points: list[Point], out) -> list[dict]:
-    """One row per (finished point, method): the grid values, then the mean over trials of
-    each metric's last logged value (``final_<metric>``), divergences and trials."""
+    """One row per (finished point, method): the grid values, then the mean over the trials
+    that reached the final step of each metric's value there (``final_<metric>``; NaN when no
+    trial did, as ``null`` in the point's summary.json), divergences and trials."""
     keys = []
     for p in points:
         keys += [k for k in p.values if k not in keys]
@@ -350,8 +385,9 @@ def summary_rows(points: list[Point], out) -> list[dict]:
                    "method": method}
             for metric in SUMMARY_METRICS:
                 if (method, metric) in metrics:
-                    _, values = metrics[(method, metric)]
-                    last = values[:, -1]
+                    steps, values = metrics[(method, metric)]
+                    # a diverged trial's rows stop before the final step: not a final value
+                    last = values[:, -1] if steps[-1] == s["steps"] else np.array([])
                     last = last[np.isfinite(last)]
                     row[f"final_{metric}"] = float(last.mean()) if last.size else math.nan
             row.update(diverged=s["diverged"], trials=s["trials"], steps=s["steps"])
@@ -380,7 +416,9 @@ def write_summary(points: list[Point], out) -> Path:
 
 
 def _fmt_csv(value):
-    return repr(value) if isinstance(value, float) else value
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)  # empty, as summary.json's null
+    return value
 
 
 def read_summary(out) -> list[dict]:
@@ -421,14 +459,28 @@ def build_points(config_file, sweep_file, grid_entries, settings, seeds_text) ->
     if sweep_file:
         file_base, grid, seeds = read_sweep_file(sweep_file)
         base.update(file_base)
-    base.update(parse_assignments(settings))
-    grid.update(parse_grid(grid_entries))
+    fixed = parse_assignments(settings)
+    base.update(fixed)
+    for key, values in parse_grid(grid_entries).items():
+        _refuse_overlap(grid, key, "grid (sweep file and --grid)")
+        grid[key] = values
+    both = set(fixed) & grid_fields(grid)
+    if both:
+        raise SweepError(f"{', '.join(sorted(both))} is both fixed (--set) and varied (grid); "
+                         "give it once")
     cli_seeds = parse_seeds(seeds_text)
     if cli_seeds is not None:
         seeds = cli_seeds
     if not grid and seeds is None:
         raise SweepError("nothing to sweep: give --grid, --seeds or a sweep file with [grid]")
-    return expand(base, grid, seeds)
+    points = expand(base, grid, seeds)
+    checked = set()
+    for p in points:  # the resources of each distinct config (seeds do not change them)
+        key = json.dumps(p.config.replace(seed=0).to_dict(), sort_keys=True)
+        if key not in checked:
+            checked.add(key)
+            check_linear(p.config)
+    return points
 
 
 @click.command("sweep")
@@ -462,16 +514,19 @@ def sweep_cmd(grid_entries, settings, seeds_text, config_file, sweep_file, out, 
     out = Path(out or f"results/sweep-{datetime.now():%Y%m%d-%H%M%S}")
     try:
         points = build_points(config_file, sweep_file, grid_entries, settings, seeds_text)
-        todo = sum(not finished(out, p) for p in points)
+        for p in points:
+            finished(out, p)  # refuses a directory that holds other configs' points
         runner = EXECUTORS[executor](jobs, scheduler)
     except SweepError as err:
         raise click.ClickException(str(err)) from None
-    click.echo(f"{len(points)} points, {len(points) - todo} already finished, {todo} to run; "
-               f"results in {out}", err=True)
-    with click.progressbar(length=todo, label="sweep", file=sys.stderr, show_pos=True,
-                           show_eta=True) as bar:
-        report = run_sweep(points, out, runner,
-                           progress=lambda name, seconds: bar.update(1))
+    with exclusive_dir(out, "sweep"):
+        todo = sum(not finished(out, p) for p in points)
+        click.echo(f"{len(points)} points, {len(points) - todo} already finished, {todo} to "
+                   f"run; results in {out}", err=True)
+        with click.progressbar(length=todo, label="sweep", file=sys.stderr, show_pos=True,
+                               show_eta=True) as bar:
+            report = run_sweep(points, out, runner,
+                               progress=lambda name, seconds: bar.update(1))
     click.echo(summary_text(summary_rows(points, out)))
     click.echo(f"{len(report.computed)} computed, {len(report.skipped)} skipped; "
                f"summary in {out / 'summary.csv'}")

@@ -17,7 +17,8 @@ import click
 import numpy as np
 
 from linmeta.backend import BackendError
-from linmeta.results import atomic_savefig, atomic_write_text
+from linmeta.budget import check_contrastive
+from linmeta.results import atomic_savefig, atomic_write_text, exclusive_dir
 
 from .data import DataError
 from .episodes import sample_episodes, stream
@@ -90,10 +91,12 @@ def _steps_list(text: str) -> tuple:
               help="Tasks per checkpoint for the coefficient-sign shares.")
 @click.option("--inner-lr", default=None, type=float,
               help="Inner rate η  [default: the run's inner_lr]")
-@click.option("--seed", default=0, show_default=True, type=int,
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Seed of the analysed episodes (and of the network when no SOURCE).")
+@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
-def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed, quiet):
+def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed, overwrite,
+                    quiet):
     """Kao22's contrastive form of MAML's encoder gradient against backprop (float64).
 
     SOURCES are run directories of `linmeta fewshot train` or checkpoint files; with none, a
@@ -105,10 +108,6 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
     negative coefficient C(s, q) (Kao22's noise) is written to coefficients.csv, with the head as
     trained and with the head zeroed.
     """
-    from .contrastive import coefficient_signs, identity_table
-    from .meta import zero_head
-    from .plotting import plot_identities, plot_negative_share
-
     def say(msg):
         if not quiet:
             click.echo(msg, err=True)
@@ -118,47 +117,21 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
         if tasks < 1 or share_tasks < 1:
             raise click.BadParameter("--tasks and --share-tasks must be >= 1")
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        runs = []  # (label, [(step, params)], config)
+        _refuse_existing(out, overwrite)
+        loaded = []  # (source, [checkpoint paths], config)
         if not sources:
-            config = TrainConfig(seed=seed)
-            net, data, xp, dtype = build(config)
-            st = init_state(config, net, np, np.float64)
-            runs.append(("fresh init", [(0, st.params)], config, net, data))
+            loaded.append((None, [None], TrainConfig(seed=seed).validate()))
         for src in sources:
             ckpts = _checkpoints(Path(src))
-            states = []
-            for c in ckpts:
-                state, config = load_checkpoint(c)
-                states.append((state.step, _float64(state.params)))
-            net, data, _, _ = build(config)
-            label = f"{Path(src).name}{' (zeroing)' if config.zeroing else ''}"
-            runs.append((label, states, config, net, data))
-        id_rows, share_rows = [], []
-        for label, states, config, net, data in runs:
-            eta = config.inner_lr if inner_lr is None else inner_lr
-            step, params = states[-1]
-            say(f"{label}: identities at step {step}")
-            batch = _episodes(config, data["val"], tasks, seed)
-            for r in identity_table(net, _float64(params), batch, inner_lr=eta, steps=steps):
-                id_rows.append({"source": label, "step": step, "inner_lr": eta, **r})
-            share_batch = _episodes(config, data["val"], share_tasks, seed + 1)
-            for step, params in states:
-                heads = [("as trained", params)]
-                if not config.zeroing:
-                    heads.append(("zeroed", zero_head(net, params)))
-                for head, p in heads:
-                    for n in steps:
-                        spec = dataclasses.replace(config.inner(n), lr=eta)
-                        s = coefficient_signs(net, p, share_batch, spec)
-                        share_rows.append({"source": label, "step": step, "head": head,
-                                           "inner_steps": n, "label": f"{label}, head {head}, "
-                                           f"N={n}", **s})
-        write_csv(out / "identities.csv", id_rows)
-        atomic_write_text(out / "identities.json", json.dumps(id_rows, indent=1) + "\n")
-        write_csv(out / "coefficients.csv", share_rows)
-        _save_fig(plot_identities(id_rows), out / "identities.png")
-        _save_fig(plot_negative_share(share_rows), out / "coefficients.png")
+            loaded.append((src, ckpts, load_checkpoint(ckpts[-1])[1]))
+        for _, ckpts, config in loaded:
+            if inner_lr is not None:
+                dataclasses.replace(config, inner_lr=inner_lr).validate()
+            check_contrastive(config, len(ckpts), steps, tasks, share_tasks)
+        with exclusive_dir(out, "contrastive analysis"):
+            _refuse_existing(out, overwrite)
+            id_rows, share_rows, runs = _analyse(loaded, out, steps, tasks, share_tasks,
+                                                 inner_lr, seed, say)
     except click.ClickException:
         raise
     except _INPUT_ERRORS as err:
@@ -169,6 +142,65 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
     click.echo(f"identities: max relative error {max(exact):.2e} over {len(exact)} exact cases"
                + (f"; approximations {min(approx):.2e} .. {max(approx):.2e}" if approx else "")
                + f"; results in {out}")
+
+
+#: What ``contrastive`` writes into --out.
+OUTPUTS = ("identities.csv", "identities.json", "coefficients.csv", "identities.png",
+           "coefficients.png")
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    found = [name for name in OUTPUTS if (out / name).exists()]
+    if found and not overwrite:
+        raise AnalysisError(f"{out} already holds results ({found[0]}); use --overwrite to "
+                            "replace them, or another --out")
+
+
+def _analyse(loaded, out, steps, tasks, share_tasks, inner_lr, seed, say):
+    """Identity rows and coefficient-share rows of every source; writes the files to ``out``."""
+    from .contrastive import coefficient_signs, identity_table
+    from .meta import zero_head
+    from .plotting import plot_identities, plot_negative_share
+
+    runs = []  # (label, [(step, params)], config, net, data)
+    for src, ckpts, config in loaded:
+        net, data, _, _ = build(config)
+        if src is None:
+            st = init_state(config, net, np, np.float64)
+            runs.append(("fresh init", [(0, st.params)], config, net, data))
+            continue
+        states = []
+        for c in ckpts:
+            state, _ = load_checkpoint(c)
+            states.append((state.step, _float64(state.params)))
+        label = f"{Path(src).name}{' (zeroing)' if config.zeroing else ''}"
+        runs.append((label, states, config, net, data))
+    id_rows, share_rows = [], []
+    for label, states, config, net, data in runs:
+        eta = config.inner_lr if inner_lr is None else inner_lr
+        step, params = states[-1]
+        say(f"{label}: identities at step {step}")
+        batch = _episodes(config, data["val"], tasks, seed)
+        for r in identity_table(net, _float64(params), batch, inner_lr=eta, steps=steps):
+            id_rows.append({"source": label, "step": step, "inner_lr": eta, **r})
+        share_batch = _episodes(config, data["val"], share_tasks, seed + 1)
+        for step, params in states:
+            heads = [("as trained", params)]
+            if not config.zeroing:
+                heads.append(("zeroed", zero_head(net, params)))
+            for head, p in heads:
+                for n in steps:
+                    spec = dataclasses.replace(config.inner(n), lr=eta)
+                    s = coefficient_signs(net, p, share_batch, spec)
+                    share_rows.append({"source": label, "step": step, "head": head,
+                                       "inner_steps": n, "label": f"{label}, head {head}, "
+                                       f"N={n}", **s})
+    write_csv(out / "identities.csv", id_rows)
+    atomic_write_text(out / "identities.json", json.dumps(id_rows, indent=1) + "\n")
+    write_csv(out / "coefficients.csv", share_rows)
+    _save_fig(plot_identities(id_rows), out / "identities.png")
+    _save_fig(plot_negative_share(share_rows), out / "coefficients.png")
+    return id_rows, share_rows, runs
 
 
 COMMANDS = [contrastive_cmd]

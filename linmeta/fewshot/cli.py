@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 
 from linmeta.backend import BackendError
+from linmeta.budget import check_evaluation
+from linmeta.cli_group import LinmetaGroup
 
 from .data import DATASETS, DataError
 from .meta import ALGORITHMS, ALIASES
@@ -25,6 +27,7 @@ from .train import (
     eval_kwargs,
     latest_checkpoint,
     load_checkpoint,
+    read_run_config,
 )
 
 
@@ -42,7 +45,7 @@ def _one_line(err: Exception) -> str:
     return msg[0] if msg else type(err).__name__
 
 
-@click.group("fewshot")
+@click.group("fewshot", cls=LinmetaGroup)
 def fewshot():
     """Few-shot classification with MAML / FO-MAML / ANIL / FO-ANIL on a NumPy Conv-4
     (Finn17, Raghu20, Kao22). Data: procedural glyphs or the Omniglot-sized omniglyphs (no
@@ -100,10 +103,7 @@ def train_cmd(out, resume, quiet, **opts):
     out = Path(out)
     try:
         if resume:
-            cfg_path = out / "config.json"
-            if not cfg_path.exists():
-                raise RunError(f"nothing to resume: {cfg_path} does not exist")
-            saved = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+            saved = read_run_config(out)
             extra = set(given) - {"steps"}
             if extra:
                 raise click.BadParameter(
@@ -148,13 +148,15 @@ def _run_with_bar(run, config, out, resume, quiet):
 
 @fewshot.command("eval")
 @click.argument("checkpoint", type=click.Path())
-@click.option("--tasks", default=600, show_default=True, type=int, help="Test tasks.")
+@click.option("--tasks", default=600, show_default=True, type=click.IntRange(min=1),
+              help="Test tasks.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "val"]))
 @click.option("--inner-steps", default=None, type=int,
               help="Test-time inner steps  [default: the run's inner_steps_test]")
 @click.option("--zeroing/--no-zeroing", default=None,
               help="Zero the head before adaptation  [default: as trained]")
-@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the test tasks.")
+@click.option("--seed", default=1, show_default=True, type=click.IntRange(min=0),
+              help="Seed of the test tasks.")
 @click.option("--data-path", default=None, type=click.Path(),
               help="Data location, if it moved since training.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
@@ -170,17 +172,15 @@ def eval_cmd(checkpoint, tasks, split, inner_steps, zeroing, seed, data_path, as
             if found is None:
                 raise RunError(f"no checkpoints in {path}")
             path = found
-        if tasks < 1:
-            raise click.BadParameter("--tasks must be >= 1")
         _, config = load_checkpoint(path)
-        if data_path is not None:
-            config = dataclasses.replace(config, data_path=data_path)
-        if zeroing is not None:
-            config = dataclasses.replace(config, zeroing=zeroing)
+        changes = {"data_path": data_path, "zeroing": zeroing, "inner_steps_test": inner_steps}
+        config = dataclasses.replace(
+            config, **{k: v for k, v in changes.items() if v is not None}).validate()
+        check_evaluation(config, tasks)
         net, data, xp, dtype = build(config)
         state, _ = load_checkpoint(path, xp)
         res = evaluate(net, state.params, data[split], tasks=tasks, seed=seed, dtype=dtype,
-                       xp=xp, **eval_kwargs(config, inner_steps))
+                       xp=xp, **eval_kwargs(config))
     except click.ClickException:
         raise
     except _INPUT_ERRORS as err:

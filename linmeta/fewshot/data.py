@@ -665,7 +665,7 @@ def load_npz(path) -> np.ndarray:
 # ---------------------------------------------------------------------------- front door
 
 DATASETS = ("glyphs", "omniglyphs", "omniglot", "miniimagenet", "npz")
-_GENERATED = ("glyphs", "omniglyphs")
+GENERATED = ("glyphs", "omniglyphs")  # made here, no files needed
 
 
 class ClassPools(dict):
@@ -702,7 +702,7 @@ def load_dataset(name: str = "glyphs", path=None, *, split_seed: int = 0, image_
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    if name not in _GENERATED and path is None:
+    if name not in GENERATED and path is None:
         raise DataError(f"dataset {name!r} needs a path (--data-path)")
     turn = rotate_classes if rotations else (lambda pool: pool)
     record = {"dataset": name, "split_seed": split_seed, "rotations": rotations}

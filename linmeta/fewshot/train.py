@@ -13,6 +13,7 @@ the running training averages, so ``resume`` continues bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -26,13 +27,14 @@ from typing import NamedTuple
 import numpy as np
 
 from linmeta.backend import get_dtype, get_xp, to_numpy
-from linmeta.results import atomic_savefig, atomic_write_text
+from linmeta.budget import check_fewshot
+from linmeta.results import atomic_savefig, atomic_write_text, exclusive_dir, make_dir
 
-from .data import atomic_save_npz, load_dataset
+from .data import DATASETS, GENERATED, atomic_save_npz, default_split, load_dataset
 from .episodes import sample_episodes, stream
 from .evaluate import evaluate
 from .layers import LOSSES
-from .meta import InnerSpec, canonical_name, get_algorithm, zero_head
+from .meta import ALGORITHMS, InnerSpec, canonical_name, get_algorithm, zero_head
 from .network import BLOCK_ORDERS, DOWNSAMPLES, conv4, flatten_tree, init_params, unflatten_tree
 from .optim import AdamState, Optimizer, adam
 from .parallel import meta_gradient_threads
@@ -84,30 +86,26 @@ class TrainConfig:
         object.__setattr__(self, "algorithm", canonical_name(self.algorithm))
 
     def validate(self) -> TrainConfig:
-        """Raise ``ValueError`` with a one-line message for an inconsistent config."""
+        """Raise ``ValueError`` with a one-line message for an invalid or inconsistent config.
+
+        Generic over the fields, by their declared type: an int field must be an integer of at
+        least :data:`INT_MIN` (0 when not listed), a float field a finite number of at least
+        :data:`FLOAT_MIN` (any when not listed), a str field one of :data:`CHOICES` (when
+        listed), a bool field a bool; ``None`` only where the type allows it. A new field needs
+        at most one table entry.
+        """
+        for f in dataclasses.fields(self):
+            _check_field(f.name, f.type, getattr(self, f.name))
         get_algorithm(self.algorithm)
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose 'ce' or 'mse'")
-        if self.head_init not in ("random", "zero"):
-            raise ValueError(f"unknown head_init {self.head_init!r}; choose 'random' or 'zero'")
-        for name in ("n_way", "k_shot", "n_query", "meta_batch", "channels", "eval_every",
-                     "ckpt_every", "val_tasks", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("steps", "inner_steps", "inner_steps_test", "test_tasks"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not (self.inner_lr >= 0 and self.outer_lr > 0):
-            raise ValueError("inner_lr must be >= 0 and outer_lr > 0")
-        if self.block_order not in BLOCK_ORDERS:
-            raise ValueError(f"unknown block_order {self.block_order!r}; choose one of "
-                             f"{', '.join(BLOCK_ORDERS)}")
-        if self.downsample not in DOWNSAMPLES:
-            raise ValueError(f"unknown downsample {self.downsample!r}; choose one of "
-                             f"{', '.join(DOWNSAMPLES)}")
+        if self.dataset in GENERATED and self.data_path is not None:
+            raise ValueError("data_path is for on-disk datasets; the glyphs are generated "
+                             "(give --dataset omniglot|miniimagenet|npz, or no --data-path)")
+        if self.dataset not in GENERATED and self.data_path is None:
+            raise ValueError(f"dataset {self.dataset!r} needs a path (--data-path)")
+        if self.dataset in GENERATED:
+            default_split(self.n_classes * (4 if self.rotations else 1), self.n_way)
         if self.downsample == "stride" and self.block_order != "kao":
             raise ValueError("downsample 'stride' is Kao22's net; it needs block_order 'kao'")
-        get_dtype(self.dtype)
         return self
 
     def inner(self, steps: int | None = None) -> InnerSpec:
@@ -172,6 +170,50 @@ FIELD_HELP = {
 }
 
 
+#: Smallest value of each int field (fields not listed: 0).
+INT_MIN = {"n_way": 1, "k_shot": 1, "n_query": 1, "meta_batch": 1, "channels": 1,
+           "image_size": 16, "n_classes": 1, "eval_every": 1, "val_tasks": 1, "ckpt_every": 1,
+           "workers": 1}
+#: Smallest value of each float field and whether it is allowed (fields not listed: any).
+FLOAT_MIN = {"inner_lr": (0.0, True), "outer_lr": (0.0, False), "head_scale": (0.0, True)}
+#: Allowed values of str fields (fields not listed: any string).
+CHOICES = {"algorithm": tuple(ALGORITHMS), "loss": tuple(LOSSES), "head_init": ("random", "zero"),
+           "dataset": DATASETS, "backend": ("numpy", "cupy"), "dtype": ("float32", "float64"),
+           "block_order": BLOCK_ORDERS, "downsample": DOWNSAMPLES}
+_WHY = {"image_size": " (Conv-4 halves it four times)"}
+
+
+def _check_field(name: str, declared: str, value) -> None:
+    """One field against its declared type (``"int"``, ``"float | None"``, ...) and the tables."""
+    kinds = {part.strip() for part in str(declared).split("|")}
+    if value is None:
+        if "None" not in kinds:
+            raise ValueError(f"{name} must be given, got None")
+        return
+    if "bool" in kinds:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+    elif "int" in kinds:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        low = INT_MIN.get(name, 0)
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}{_WHY.get(name, '')}, got {value}")
+    elif "float" in kinds:
+        if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        if not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
+        low, allowed = FLOAT_MIN.get(name, (-np.inf, True))
+        if value < low or (value == low and not allowed):
+            raise ValueError(f"{name} must be {'>=' if allowed else '>'} {low}, got {value}")
+    elif "str" in kinds:
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string, got {value!r}")
+        if name in CHOICES and value not in CHOICES[name]:
+            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(CHOICES[name])}")
+
+
 class TrainState(NamedTuple):
     """What a checkpoint restores: step, parameters, Adam, the episode generator, running sums."""
 
@@ -192,9 +234,12 @@ def build(config: TrainConfig):
     data = load_dataset(config.dataset, config.data_path, split_seed=config.split_seed,
                         image_size=config.image_size, n_classes=config.n_classes,
                         n_way=config.n_way, rotations=config.rotations)
-    h, w, c = data["train"].shape[2:]
+    per_class, h, w, c = data["train"].shape[1:]
     if h != w:
         raise ValueError(f"images must be square, got {h}x{w}")
+    if config.k_shot + config.n_query > per_class:
+        raise RunError(f"k_shot + n_query = {config.k_shot + config.n_query} images per class "
+                       f"are needed, the data has {per_class} per class")
     net = conv4(config.n_way, config.channels, h, c, block_order=config.block_order,
                 downsample=config.downsample)
     return net, data, xp, dtype
@@ -329,6 +374,20 @@ def load_checkpoint(path, xp=np):
     return state, config
 
 
+def read_run_config(out) -> TrainConfig:
+    """The config of the run in directory ``out`` (its ``config.json``)."""
+    path = Path(out) / "config.json"
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"nothing to resume: {path} does not exist") from None
+    except (OSError, ValueError) as err:
+        raise RunError(f"unreadable {path}: {err}") from None
+    if not isinstance(values, dict):
+        raise RunError(f"unreadable {path}: not a JSON object")
+    return TrainConfig.from_dict(values)
+
+
 def latest_checkpoint(out: Path) -> Path | None:
     ckpts = sorted((Path(out) / "checkpoints").glob("step_*.npz"))
     return ckpts[-1] if ckpts else None
@@ -343,27 +402,55 @@ def run(config: TrainConfig, out, *, resume: bool = False, progress=None) -> dic
     ``progress(step, info)`` is called after every outer step (the CLI's progress bar).
     With ``resume``, the latest checkpoint in ``out`` is loaded and training continues to
     ``config.steps``; metrics rows after the checkpoint are dropped, so the run's files end up
-    as if it had never stopped.
+    as if it had never stopped. A run stopped before its first checkpoint resumes from step 0
+    (its initial state is a function of the config). The directory is locked for the run: a
+    second writer gets :class:`~linmeta.results.ResultError`.
     """
-    from .plotting import plot_learning_curve  # here, so that the CLI starts without matplotlib
-
     config.validate()
+    check_fewshot(config)
     out = Path(out)
-    net, data, xp, dtype = build(config)
+    _claim(config, out, resume)  # fails fast, before the data are loaded
+    created = not out.exists()
+    make_dir(out)
+    try:
+        net, data, xp, dtype = build(config)
+    except BaseException:
+        if created:  # leave no empty directory behind a refused run
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    with exclusive_dir(out, "few-shot run"):
+        ckpt = _claim(config, out, resume)  # again, now that no other process can write here
+        return _train(config, out, resume, ckpt, net, data, xp, dtype, progress)
+
+
+def _claim(config: TrainConfig, out: Path, resume: bool) -> Path | None:
+    """Check that ``out`` can take this run; returns the checkpoint to resume from (or None)."""
+    if resume and not out.is_dir():
+        raise RunError(f"nothing to resume: {out} does not exist")
     ckpt = latest_checkpoint(out)
     if resume:
-        if ckpt is None:
-            raise RunError(f"nothing to resume in {out} (no checkpoints/step_*.npz)")
-        state, saved = load_checkpoint(ckpt, xp)
+        if ckpt is None:  # stopped before its first checkpoint: start again from step 0
+            saved = read_run_config(out)
+        else:
+            _, saved = load_checkpoint(ckpt)
         if dataclasses.replace(saved, steps=config.steps) != config:
             raise RunError(f"config differs from the run in {out}; only steps may change")
-        rows = [r for r in read_metrics(out / "metrics.csv") if r["step"] <= state.step]
+    elif ckpt is not None or (out / "metrics.csv").exists():
+        raise RunError(f"{out} already holds a run; use --resume or another directory")
+    return ckpt
+
+
+def _train(config, out, resume, ckpt, net, data, xp, dtype, progress) -> dict:
+    """The training loop of :func:`run`, with the directory locked."""
+    from .plotting import plot_learning_curve  # here, so that the CLI starts without matplotlib
+
+    if ckpt is not None:
+        state, _ = load_checkpoint(ckpt, xp)
     else:
-        if ckpt is not None or (out / "metrics.csv").exists():
-            raise RunError(f"{out} already holds a run; use --resume or another directory")
         state = init_state(config, net, xp, dtype)
-        rows = []
-    out.mkdir(parents=True, exist_ok=True)
+    rows = [r for r in read_metrics(out / "metrics.csv") if r["step"] <= state.step] \
+        if resume else []
     (out / "checkpoints").mkdir(exist_ok=True)
     atomic_write_text(out / "config.json", config.to_json() + "\n")
     atomic_write_text(out / "split.json", json.dumps(data.split) + "\n")
