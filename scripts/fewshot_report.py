@@ -71,7 +71,8 @@ def fig_zeroing_curves(pts) -> Figure:
             continue
         steps, v = _mean_curve(runs, lambda r: r["val_acc"])
         m = 100 * v.mean(0)
-        ax1.plot(steps, m, color=c, label=f"{lab} ({len(runs)} seed{'s' if len(runs) != 1 else ''})")
+        n = len(runs)
+        ax1.plot(steps, m, color=c, label=f"{lab} ({n} seed{'s' if n != 1 else ''})")
         ax1.fill_between(steps, 100 * v.min(0), 100 * v.max(0), color=c, alpha=0.2, lw=0)
     ax1.set_xlabel("outer step")
     ax1.set_ylabel("validation accuracy (%), 3 test steps\nmean, band = min–max over seeds")
