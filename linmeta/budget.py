@@ -184,17 +184,23 @@ def fewshot_episodes(config, tasks: int, inner_steps: int, *, train: bool, trace
 
     Memory: the episodes' images and the forward caches of the support set (and, in training,
     of the query set, which the meta-gradient differentiates); with ``trace`` (exact
-    second-order through all layers) the caches of every inner step.
+    second-order through all layers) the caches of every inner step. The caches are those of one
+    chunk of tasks (:func:`linmeta.fewshot.parallel.auto_chunk`): the tasks are computed a chunk
+    at a time.
     """
+    from .fewshot.parallel import CACHE_BYTES
+
     _, _, c_in, size = _geometry(config)
     flops, cache, _ = _conv4(config.channels, size, c_in)
     item = 8 if config.dtype == "float64" else 4
     support = config.n_way * config.k_shot
     images = config.n_way * (config.k_shot + config.n_query)
     kept = (images if train else support) * cache
-    memory = {"episodes": float(tasks) * (images * size * size * c_in + kept) * item}
+    first = images * size * size * config.channels * item  # one task's widest activation
+    chunk = min(tasks, max(1, CACHE_BYTES // max(first, 1)))
+    memory = {"episodes": (float(tasks) * images * size * size * c_in + chunk * kept) * item}
     if trace and inner_steps > 1:
-        memory["inner-loop trace"] = float(tasks) * support * cache * item * (inner_steps - 1)
+        memory["inner-loop trace"] = float(chunk) * support * cache * item * (inner_steps - 1)
     work = 3.0 * float(tasks) * (support * inner_steps + images) * flops
     rate = FLOPS * (100 if config.backend == "cupy" else 1)
     seconds = passes * (STEP_SECONDS * 20 * (inner_steps + 1) + work / rate)
