@@ -17,8 +17,6 @@ from dataclasses import dataclass
 
 from .losses import TaskMatrix, gradient, hvp, hvp_task_sum
 
-ADAPTS = ("all", "head", "none")
-
 
 @dataclass(slots=True)
 class InnerStep:

@@ -18,7 +18,7 @@ import io
 import json
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -208,7 +208,7 @@ def save_result(result, out_dir, save_params: bool = False) -> Path:
         "seed": result.config.seed,
         "linmeta_version": __version__,
         "problem_file": result.problem_file,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "complete": True,
     }
     atomic_write_text(marker, json.dumps(meta, indent=2) + "\n")

@@ -382,20 +382,6 @@ def load_problem(path, trials: int) -> Problem:
     return Problem(rep(B_star), rep(B0), rep(w0), rep(W), sigma_diag)
 
 
-def save_problem(path, problem: Problem, trial: int = 0) -> None:
-    """Write one trial's environment in the ``--problem`` format."""
-    arrays = {
-        "B_star": problem.B_star[trial],
-        "B0": problem.B0[trial],
-        "w0": problem.w0[trial],
-    }
-    if problem.W_pool is not None:
-        arrays["W_star"] = problem.W_pool[trial]
-    if problem.sigma_diag is not None:
-        arrays["Sigma_diag"] = problem.sigma_diag
-    np.savez(path, **arrays)
-
-
 # ---------------------------------------------------------------- data given as (X, y)
 
 
