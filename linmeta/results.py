@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .provenance import provenance
 
 
 class ResultError(ValueError):
@@ -209,6 +210,7 @@ def save_result(result, out_dir, save_params: bool = False) -> Path:
         "linmeta_version": __version__,
         "problem_file": result.problem_file,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "provenance": provenance(),
         "complete": True,
     }
     atomic_write_text(marker, json.dumps(meta, indent=2) + "\n")

@@ -88,7 +88,7 @@ def test_two_fewshot_trainings_into_one_directory_one_is_refused(tmp_path):
     assert ckpt_config.seed == winner and state.step == 6
     assert [r["step"] for r in read_metrics(out / "metrics.csv")] == [0, 2, 4, 6]
     reference = tmp_path / "reference"
-    train(TrainConfig(**{**saved, "seed": winner}), reference)
+    train(TrainConfig.from_dict({**saved, "seed": winner}), reference)
     again, _ = load_checkpoint(latest_checkpoint(reference))
     for layer in state.params:
         for key in state.params[layer]:

@@ -28,6 +28,7 @@ import numpy as np
 
 from linmeta.backend import get_dtype, get_xp, to_numpy
 from linmeta.budget import check_fewshot
+from linmeta.provenance import provenance
 from linmeta.results import atomic_savefig, atomic_write_text, exclusive_dir, make_dir
 
 from .data import DATASETS, GENERATED, atomic_save_npz, default_split, load_dataset
@@ -123,6 +124,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k != "provenance"}  # written beside the fields
         unknown = set(d) - names
         if unknown:
             raise RunError(f"unknown config keys {sorted(unknown)}")
@@ -452,7 +454,9 @@ def _train(config, out, resume, ckpt, net, data, xp, dtype, progress) -> dict:
     rows = [r for r in read_metrics(out / "metrics.csv") if r["step"] <= state.step] \
         if resume else []
     (out / "checkpoints").mkdir(exist_ok=True)
-    atomic_write_text(out / "config.json", config.to_json() + "\n")
+    atomic_write_text(out / "config.json", json.dumps(
+        {**dataclasses.asdict(config), "provenance": provenance()}, indent=2, sort_keys=True)
+        + "\n")
     atomic_write_text(out / "split.json", json.dumps(data.split) + "\n")
     t0 = time.perf_counter() - (rows[-1]["elapsed_s"] if rows else 0.0)
     title = (f"{config.algorithm}, {config.n_way}-way {config.k_shot}-shot, {config.dataset}"
