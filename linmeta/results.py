@@ -235,6 +235,32 @@ def save_data(result, out_dir) -> Path:
     return path
 
 
+def load_result(out_dir) -> dict:
+    """A saved result directory as plain data.
+
+    Returns ``{"config": …, "summary": …, "metrics": …, "arrays": …}``: ``config.json``,
+    ``summary.json``, :func:`read_metrics` of ``metrics.csv`` and the arrays of ``arrays.npz``.
+
+    Example
+    -------
+    >>> import linmeta, tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> _ = linmeta.save_result(linmeta.run(linmeta.Config(steps=3, trials=1)), out)
+    >>> r = linmeta.load_result(out)
+    >>> r["config"]["complete"], sorted(r["summary"])[:2]
+    (True, ['anil', 'erm'])
+    """
+    out = Path(out_dir)
+    meta = read_config(out)
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+        with np.load(out / "arrays.npz") as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as err:
+        raise ResultError(f"{out}: unreadable result ({err})") from None
+    return {"config": meta, "summary": summary, "metrics": read_metrics(out), "arrays": arrays}
+
+
 def is_complete(out_dir) -> bool:
     """True when ``out_dir`` holds a finished run."""
     try:
