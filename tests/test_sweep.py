@@ -157,7 +157,9 @@ SLOW = ["--set", "d=20", "--set", "k=3", "--set", "mode=finite", "--set", "n_tas
 def sweep_process(out):
     cmd = [sys.executable, "-c", "from linmeta.cli import main; main()", "sweep", *SLOW,
            "--out", str(out), "--jobs", "2"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the default SIGINT action even when this test runs in a background job (which ignores it)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_ctrl_c_on_a_parallel_sweep_loses_nothing_finished(tmp_path):
