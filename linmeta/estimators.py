@@ -21,6 +21,11 @@ in col(B_) on all its samples, ``n_samples_`` the samples the fit saw, ``diverge
 the training diverged (B_ is then the last finite iterate).
 The initialisation is Collins22's (``w0 = 0``, ``α B0ᵀB0 = I``) drawn from ``random_state``,
 or given as ``fit(X, y, B0=..., w0=...)``.
+
+Noise-free data (σ = 0): MultiTaskERM, AltMin, FedRep, ANIL and FO-ANIL fit every task exactly
+in col(B*), a fixed point they reach to any precision. MAML, FO-MAML and Reptile stop at a
+floor set by the finite inner samples (it shrinks as the samples per task grow), MethodOfMoments
+at its 1/√N sampling error, and ERM away from col(B*) altogether (Collins22 §5).
 """
 
 from __future__ import annotations
