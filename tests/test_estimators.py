@@ -41,7 +41,10 @@ def test_each_estimator_equals_the_simulator_on_its_saved_data(tmp_path, batch):
     res = invoke(["run", *FIXED, "--batch-tasks", str(batch), "--methods", ",".join(CLASSES),
                   "--save-data", "--save-params", "--no-plot", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    data, arrays = np.load(out / "data.npz"), np.load(out / "arrays.npz")
+    with np.load(out / "data.npz") as f:
+        data = dict(f)
+    with np.load(out / "arrays.npz") as f:
+        arrays = dict(f)
     cfg = json.loads((out / "config.json").read_text())["config"]
     assert data["X"].shape == (2, 9, 9, 7) and int(data["m_in"]) == 5
     for name, cls in CLASSES.items():
