@@ -48,7 +48,7 @@ def fig_kao(pts) -> Figure:
         ax.set_title(f"{steps} test step{'s' if steps != '1' else ''}", fontsize=9)
         lo = min((100 * iv["mean"] for iv in ivs), default=20)
         ax.set_ylim(max(0, lo - 15), 100)
-    axes[0].set_ylabel("test accuracy (%), mean ± 95% t-interval over seeds")
+    axes[0].set_ylabel("test accuracy (%)\nmean ± 95% t-interval over seeds")
     fig.suptitle("Kao22 (a)–(d): zeroing ≥ zero init ≥ ×0.5 ≥ random; 1 ≈ 7 inner steps; "
                  "SO > FO (FO-MAML, kao blocks)", fontsize=10)
     fig.tight_layout()

@@ -145,3 +145,23 @@ def test_runner_refuses_an_unknown_setting_and_lists_the_grid(tmp_path):
                            "--results", str(tmp_path)], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and "0/42 points done" in proc.stdout
+
+
+def test_readings_quote_the_point_files(tiny_points):
+    """The reading beside a claim is computed from the points: change a measured share in the
+    loaded points and the reading's number changes with it."""
+    res, _ = tiny_points
+    pts = report.load_points(res)
+    body = report.interval(d["diagnosis"][-1]["body_share"]
+                           for d in pts["kao-fo-random"].values())["mean"]
+    text = report.readings(pts)
+    assert f"random {body:.2f}" in text["b"] and f"body share {body:.2f}" in text["e"]
+    nil = report.interval(d["nil"]["acc"] for d in pts["finn-anil"].values())
+    assert nil["n"] == 2
+    for d in pts["kao-fo-random"].values():
+        d["diagnosis"][-1]["body_share"] = 0.123
+    assert "random 0.12" in report.readings(pts)["b"]
+    md = report.render(pts, "figs")
+    rows_not_holding = [r["id"] for r in report.claims(pts) if r["verdict"] != report.HOLDS]
+    for cid in set(rows_not_holding) & set(text):
+        assert f"- ({cid}) " in md and "**Reading:**" in md
