@@ -33,8 +33,7 @@ import numpy as np
 
 from linmeta.algorithms import METHODS
 from linmeta.backend import get_xp, tune_allocator
-from linmeta.experiment import Config, RoundSampler, _basis, streams
-from linmeta.tasks import make_problem
+from linmeta.experiment import Config, RoundSampler, _basis, draw_problem, streams
 
 METHOD_NAMES = ("maml", "fo_maml", "anil", "fo_anil", "erm")
 
@@ -73,8 +72,9 @@ class Batched:
 
     def __init__(self, cfg: Config, name: str):
         self.cfg, self.method = cfg, METHODS[name]
+        self.update = self.method.build(alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau)
         self.xp = get_xp(cfg.backend)
-        problem = make_problem(cfg, np.random.default_rng(0))
+        problem = draw_problem(cfg, np.random.default_rng(0))
         U = _basis(cfg, problem)
         Bs, B = problem.B_star, problem.B0
         if U is not None:
@@ -95,7 +95,7 @@ class Batched:
 
     def step(self):
         data_in, data_out = self.draw()
-        B, w, _ = self.method.step(data_in, data_out, self.B, self.w, self.cfg, with_loss=False)
+        B, w, _ = self.update(data_in, data_out, self.B, self.w, with_loss=False)
         _sync(self.xp)
         return B, w
 

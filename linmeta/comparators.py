@@ -11,11 +11,13 @@ reptile    iterative  pooled  Nichol et al. 2018 on the linear model (Saunshi et
 =========  =========  ======  ===========================================================
 
 Every comparator is a :class:`Comparator`: a name plus one pure rule
-``rule(data_in, data_out, B, w, cfg) -> (B, w, loss)``. Iterative rules are called once per
-round as ``step`` (the simulator's common signature); one-shot rules are called once, as
-``estimate``, on one round's data (n tasks, each with all its ``m_in + m_out`` samples), and
-their estimate is logged at step ``cfg.steps``. "pooled" comparators see each task's inner and
-outer samples as one dataset (the simulator pools them, as for ERM); AltMinGD splits them.
+``rule(data_in, data_out, B, w, **hyper) -> (B, w, loss)`` whose keyword arguments are the
+hyperparameters it uses (``alpha``, ``beta``, ``tau``); :meth:`Comparator.build` binds them
+once and gives the simulator's common update signature (:class:`linmeta.algorithms.Method`).
+Iterative rules are called once per round; one-shot rules once, on one round's data (n tasks,
+each with all its ``m_in + m_out`` samples), and their estimate is logged at the last step.
+"pooled" comparators see each task's inner and outer samples as one dataset (the simulator
+pools them, as for ERM); AltMinGD splits them.
 
 Every rule uses only the data maps ``resid``/``sig`` (and, for the moment matrix and the
 least-squares heads, the samples themselves), so all of them run in finite-sample and in
@@ -31,6 +33,7 @@ Shapes: T trials, n tasks, m samples, d ambient dimension, k′ learner width.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,26 +48,31 @@ from .tasks import PopulationData, SampleData
 class Comparator:
     """A non-meta-learning estimator in the method registry.
 
-    rule : ``(data_in, data_out, B (T, d, k′), w (T, k′), cfg) -> (B, w, loss (T,))``.
-    one_shot : the rule is an estimator run once (``estimate``), not an update (``step``).
+    rule : ``(data_in, data_out, B (T, d, k′), w (T, k′), **hyper) -> (B, w, loss (T,))``.
+    hyper : the names of the hyperparameters ``rule`` takes (a subset of alpha, beta, tau).
+    one_shot : the rule is an estimator run once, not an update per round.
     pooled : the simulator passes each task's inner and outer samples pooled as ``data_out``.
     """
 
     name: str
     rule: Callable
+    hyper: tuple = ()
     one_shot: bool = False
     pooled: bool = True
     description: str = ""
+    chunkable: bool = False  # no rule is a mean of per-task gradients (QR, eigh, L-BFGS)
 
-    def step(self, data_in, data_out, B, w, cfg, with_loss: bool = True):
-        """One update; returns ``(B, w, loss at the incoming B)`` like :class:`Method.step`
-        (the rules compute their loss in any case)."""
-        return self.rule(data_in, data_out, B, w, cfg)
+    def build(self, *, alpha: float, beta: float, tau: int) -> Callable:
+        """The update ``step(data_in, data_out, B, w, with_loss=True) -> (B, w, loss)`` with
+        the hyperparameters bound (the rules compute their loss in any case)."""
+        given = {"alpha": alpha, "beta": beta, "tau": tau}
+        bound = functools.partial(self.rule, **{name: given[name] for name in self.hyper})
 
-    def estimate(self, data_in, data_out, B, w, cfg):
-        """The one-shot estimate ``(B̂ (T, d, k′), loss (T,))``; B is only a starting point."""
-        B_hat, _, loss = self.rule(data_in, data_out, B, w, cfg)
-        return B_hat, loss
+        def step(data_in, data_out, B, w, with_loss: bool = True):
+            return bound(data_in, data_out, B, w)
+
+        step.__doc__ = f"{self.name}: {self.description}"
+        return step
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -141,7 +149,7 @@ def moment_matrix(data):
 # ---------------------------------------------------------------- the rules
 
 
-def mom_rule(data_in, data_out, B, w, cfg):
+def mom_rule(data_in, data_out, B, w):
     """Method of moments (Tripuraneni21): ``B̂`` = top-k′ eigenvectors of ``M`` (pooled data).
 
     Returns ``(B̂ (T, d, k′) orthonormal, w, loss)`` with the loss of least-squares heads in
@@ -213,7 +221,7 @@ def _lbfgs_one_trial(data, B, V, maxiter: int):
     return unpack(sol.x)
 
 
-def mt_erm_rule(data_in, data_out, B, w, cfg):
+def mt_erm_rule(data_in, data_out, B, w):
     """Multi-task ERM (Du et al. 2021; Tripuraneni21's baseline) on each task's pooled data.
 
     Starts from the incoming B and its least-squares heads; returns ``(B̂ (T, d, k′), w,
@@ -224,7 +232,7 @@ def mt_erm_rule(data_in, data_out, B, w, cfg):
     return B_hat, w, loss
 
 
-def altmin_rule(data_in, data_out, B, w, cfg):
+def altmin_rule(data_in, data_out, B, w, *, beta: float):
     """AltMinGD (Thekumparampil21): heads on one batch, a gradient step on B on another, QR.
 
     ``ŵ_i = argmin_w L_in,i(B, w)``, ``B ← QR(B − (β/n) Σ_i ∇_B L_out,i(B, ŵ_i))``.
@@ -232,10 +240,10 @@ def altmin_rule(data_in, data_out, B, w, cfg):
     """
     W = least_squares_heads(data_in, B)  # (T, n, k′)
     r, loss = heads_residual(data_out, B, W)
-    return orthonormalize(B - cfg.beta * body_gradient(r, W)), w, loss
+    return orthonormalize(B - beta * body_gradient(r, W)), w, loss
 
 
-def fedrep_rule(data_in, data_out, B, w, cfg):
+def fedrep_rule(data_in, data_out, B, w, *, beta: float):
     """FedRep (Collins21): exact least-squares heads per task, then one gradient step on B.
 
     ``ŵ_i = argmin_w L_i(B, w)``, ``B ← QR(B − (β/n) Σ_i ∇_B L_i(B, ŵ_i))`` with heads and
@@ -246,10 +254,10 @@ def fedrep_rule(data_in, data_out, B, w, cfg):
     """
     W = least_squares_heads(data_out, B)
     r, loss = heads_residual(data_out, B, W)
-    return orthonormalize(B - cfg.beta * body_gradient(r, W)), w, loss
+    return orthonormalize(B - beta * body_gradient(r, W)), w, loss
 
 
-def reptile_rule(data_in, data_out, B, w, cfg):
+def reptile_rule(data_in, data_out, B, w, *, alpha: float, beta: float, tau: int):
     """Reptile (Nichol et al. 2018) on the linear model.
 
     Each task runs τ gradient steps of rate α on (B, w) from the shared point (its pooled
@@ -257,12 +265,12 @@ def reptile_rule(data_in, data_out, B, w, cfg):
     With τ = 1 this is ERM with rate αβ; the representation is learned from τ ≥ 2 on.
     """
     n = _task_count(data_out)
-    B_i, w_i, _ = inner_loop(data_out, B, w, cfg.alpha, cfg.tau, "all")
+    B_i, w_i, _ = inner_loop(data_out, B, w, alpha, tau, "all")
     xp = array_module(B)
     u = (B @ w[..., None])[..., 0][:, None]  # (T, 1, d): the shared point, every task
     _, loss = data_out.resid_and_loss(xp.broadcast_to(u, (u.shape[0], n, u.shape[-1])))
     B_mean, w_mean = B_i.task_sum(n) / n, w_i.mean(-2)
-    return B + cfg.beta * (B_mean - B), w + cfg.beta * (w_mean - w), loss
+    return B + beta * (B_mean - B), w + beta * (w_mean - w), loss
 
 
 COMPARATORS: dict[str, Comparator] = {
@@ -272,11 +280,11 @@ COMPARATORS: dict[str, Comparator] = {
                    description="method of moments, top-k′ eigenvectors of (1/N) Σ y² x xᵀ"),
         Comparator("mt_erm", mt_erm_rule, one_shot=True,
                    description="multi-task ERM, Burer–Monteiro with balancing, L-BFGS"),
-        Comparator("altmin", altmin_rule, pooled=False,
+        Comparator("altmin", altmin_rule, ("beta",), pooled=False,
                    description="AltMinGD: LS heads (inner data), GD on B (outer data), QR"),
-        Comparator("fedrep", fedrep_rule,
+        Comparator("fedrep", fedrep_rule, ("beta",),
                    description="FedRep: exact LS heads, one gradient step on B, QR"),
-        Comparator("reptile", reptile_rule,
+        Comparator("reptile", reptile_rule, ("alpha", "beta", "tau"),
                    description="Reptile: τ inner steps on (B, w), move toward the mean"),
     )
 }

@@ -34,7 +34,8 @@ import numpy as np
 
 from .algorithms import get_method
 from .comparators import least_squares_heads
-from .experiment import Config, ConfigError, FixedSampler, _rng, streams, train
+from .config import Config, ConfigError
+from .experiment import FixedSampler, _rng, streams, train
 from .tasks import DataError, SampleData, check_data, draw_init
 
 __all__ = ["MethodOfMoments", "MultiTaskERM", "AltMin", "FedRep", "MAML", "FOMAML", "ANIL",

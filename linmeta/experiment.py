@@ -11,16 +11,15 @@ the test-time metrics and the saved parameters.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .algorithms import METHODS, get_method
-from .backend import BackendError, array_module, get_dtype, get_xp, to_numpy
+from .algorithms import get_method
+from .backend import array_module, get_dtype, get_xp, to_numpy
 from .budget import check_linear
+from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
 from .metrics import (
     HeldOutTasks,
     heldout_mse,
@@ -33,9 +32,9 @@ from .metrics import (
 from .tasks import (
     STREAMS,
     HeadData,
+    HeadLaw,
     Problem,
     SampleData,
-    draw_heads,
     draw_inputs,
     make_problem,
     pooled,
@@ -43,204 +42,10 @@ from .tasks import (
     split_tasks,
 )
 
-MODES = ("population", "finite")
-INITS = ("collins", "random")
-SAMPLES = ("fresh", "fixed")
-
-
-class ConfigError(ValueError):
-    """An invalid configuration value."""
-
-
-@dataclass(frozen=True)
-class Config:
-    """Everything that defines a run (THEORY §1). Defaults: the claim-1 sanity setting of §1.3.
-
-    d, k : ambient dimension and true representation width; k_learner : learner width k′
-    (0 means k); n_tasks : tasks per round; steps : outer steps; alpha, beta : inner and outer
-    rates; tau : inner steps; mode : 'population' (exact losses) or 'finite' (m_in inner and
-    m_out outer samples per task); sigma : label noise std; head_mu / head_kappa / head_mean :
-    task-head distribution (see :func:`linmeta.tasks.head_distribution`); task_pool : a fixed
-    pool of n_tasks heads instead of fresh heads every round; x_cov_cond : condition number of a
-    diagonal Σ (1 means Σ = I); init : 'collins' (w0 = 0, α B0ᵀB0 = I) or 'random';
-    w0_scale : std scale of a random w0; n_test_tasks, m_test : fresh tasks and samples for the
-    test-time excess risk (m_test 0 means 2k′); log_every : metric logging period;
-    reduce : simulate population mode with Σ = I in span(B0, B*) (exact; off for checks);
-    chunk_tasks, memory_mb : process a round's tasks in chunks (0: all at once), sized so that
-    a step's working memory stays under memory_mb (see :func:`tasks_per_chunk`);
-    samples : 'fresh' (new tasks and samples every round) or 'fixed' (a pool of n_tasks tasks
-    whose m_in + m_out samples are drawn once; every method uses exactly those, see
-    :class:`FixedSampler`); batch_tasks : with fixed samples, the tasks of one round (a
-    meta-batch cycling through the pool; 0 means all tasks every round).
-    """
-
-    d: int = 20
-    k: int = 3
-    k_learner: int = 0
-    n_tasks: int = 20
-    steps: int = 100
-    alpha: float = 0.5
-    beta: float = 0.5
-    tau: int = 1
-    mode: str = "population"
-    m_in: int = 10
-    m_out: int = 10
-    sigma: float = 0.0
-    head_mu: float = 1.0
-    head_kappa: float | None = None
-    head_mean: float = 0.0
-    task_pool: bool = False
-    x_cov_cond: float = 1.0
-    init: str = "collins"
-    w0_scale: float = 0.0
-    methods: tuple = ("maml", "fo_maml", "anil", "fo_anil", "erm")
-    trials: int = 5
-    seed: int = 0
-    backend: str = "numpy"
-    dtype: str = "float64"
-    log_every: int = 1
-    n_test_tasks: int = 100
-    m_test: int = 0
-    reduce: bool = True
-    chunk_tasks: int = 0
-    memory_mb: float = 0.0
-    samples: str = "fresh"
-    batch_tasks: int = 0
-
-    def __post_init__(self):
-        if isinstance(self.methods, str):
-            object.__setattr__(self, "methods", tuple(_split(self.methods)))
-        object.__setattr__(self, "methods", tuple(self.methods))
-        for name in ("d", "k", "n_tasks", "tau", "m_in", "m_out", "trials", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("steps", "k_learner", "n_test_tasks", "m_test", "seed", "chunk_tasks"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.k > self.d:
-            raise ConfigError(f"k must be <= d, got k={self.k} > d={self.d}")
-        if self.learner_k > self.d:
-            raise ConfigError(f"k_learner must be <= d, got {self.learner_k} > d={self.d}")
-        for name in ("alpha", "beta", "sigma", "w0_scale", "head_mean", "memory_mb"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
-        if not (math.isfinite(self.head_mu) and self.head_mu >= 0):
-            raise ConfigError(f"head_mu must be a finite number >= 0, got {self.head_mu}")
-        for name in ("head_kappa", "x_cov_cond"):  # condition numbers
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value >= 1):
-                raise ConfigError(f"{name} must be a finite number >= 1, got {value}")
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
-        if self.init not in INITS:
-            raise ConfigError(f"unknown init {self.init!r}; choose from {', '.join(INITS)}")
-        if not self.methods:
-            raise ConfigError("no methods given")
-        for name in self.methods:
-            if name not in METHODS:
-                raise ConfigError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-        if self.chunk_tasks or self.memory_mb:
-            plain = [m for m in self.methods if not hasattr(METHODS[m], "gradient")]
-            if plain:
-                raise ConfigError(
-                    f"chunked runs (chunk_tasks, memory_mb) need a per-task meta-gradient; "
-                    f"not available for {', '.join(plain)}"
-                )
-        if self.samples not in SAMPLES:
-            raise ConfigError(f"unknown samples {self.samples!r}; choose from {', '.join(SAMPLES)}")
-        if self.samples == "fixed" and self.mode != "finite":
-            raise ConfigError("samples='fixed' needs mode='finite' (population losses have no "
-                              "samples)")
-        if self.batch_tasks < 0 or self.batch_tasks > self.n_tasks:
-            raise ConfigError(f"batch_tasks must be in [0, n_tasks={self.n_tasks}], got "
-                              f"{self.batch_tasks}")
-        if self.batch_tasks and self.samples != "fixed":
-            raise ConfigError("batch_tasks needs samples='fixed' (fresh rounds draw n_tasks tasks)")
-        try:
-            get_dtype(self.dtype)
-        except BackendError as err:
-            raise ConfigError(str(err)) from None
-        if self.backend not in ("numpy", "cupy"):
-            raise ConfigError(f"unknown backend {self.backend!r}; choose 'numpy' or 'cupy'")
-
-    @property
-    def learner_k(self) -> int:
-        return self.k_learner or self.k
-
-    @property
-    def test_samples(self) -> int:
-        return self.m_test or 2 * self.learner_k
-
-    def replace(self, **changes) -> Config:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        out = dataclasses.asdict(self)
-        out["methods"] = list(self.methods)
-        return out
-
-    @classmethod
-    def from_dict(cls, values: dict) -> Config:
-        """Build a Config from plain values (a TOML or JSON table), rejecting unknown keys."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(values) - set(fields)
-        if unknown:
-            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
-        clean = {}
-        for key, value in values.items():
-            clean[key] = _coerce(key, fields[key].default, value)
-        return cls(**clean)
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _coerce(key, default, value):
-    if key == "methods":
-        if isinstance(value, str):
-            return tuple(_split(value))
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise ConfigError("methods must be a list of names or a comma-separated string")
-    if key == "head_kappa":
-        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-            return None if value is None else float(value)
-        raise ConfigError(f"head_kappa must be a number, got {value!r}")
-    kind = type(default)
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-    elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif kind is str:
-        if isinstance(value, str):
-            return value
-    raise ConfigError(f"{key} must be of type {kind.__name__}, got {value!r}")
-
-
-def read_toml(path, error=ConfigError, what: str = "config file") -> dict:
-    """The tables of a TOML file; a missing or malformed file raises ``error`` in one line."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise error(f"{what} not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise error(f"malformed {what} {path}: {err}") from None
-
-
-def load_config(path) -> Config:
-    """Read a Config from a TOML file (top-level keys are Config fields)."""
-    return Config.from_dict(read_toml(path))
-
+#: The config names stay importable from here (``from linmeta.experiment import Config``).
+__all__ = ["Config", "ConfigError", "FixedSampler", "INITS", "MODES", "MethodRun", "Result",
+           "RoundSampler", "SAMPLES", "draw_problem", "load_config", "read_toml", "run",
+           "simulate", "streams", "task_bytes", "tasks_per_chunk", "train"]
 
 # ---------------------------------------------------------------- results
 
@@ -279,13 +84,28 @@ def _rng(seq: np.random.SeedSequence) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seq))
 
 
+def head_law(cfg: Config) -> HeadLaw:
+    """The task-head distribution of ``cfg``."""
+    return HeadLaw(cfg.k, cfg.head_mu, cfg.head_kappa, cfg.head_mean)
+
+
+def draw_problem(cfg: Config, rng: np.random.Generator) -> Problem:
+    """The environment of ``cfg``: B*, the initialisation, and the fixed task heads when the
+    tasks are a fixed pool (``task_pool``, or fixed samples)."""
+    fixed_tasks = cfg.task_pool or cfg.samples == "fixed"
+    return make_problem(rng, trials=cfg.trials, d=cfg.d, k=cfg.k, k_learner=cfg.learner_k,
+                        init=cfg.init, alpha=cfg.alpha, w0_scale=cfg.w0_scale,
+                        heads=head_law(cfg), pool=cfg.n_tasks if fixed_tasks else 0,
+                        x_cov_cond=cfg.x_cov_cond)
+
+
 def make_test_tasks(cfg: Config, problem: Problem, seq) -> HeldOutTasks | None:
     """Fresh test tasks drawn once per run (the same for every method and logged step)."""
     if cfg.n_test_tasks == 0:
         return None
     rng = _rng(seq)
     T, nt, m = cfg.trials, cfg.n_test_tasks, cfg.test_samples
-    W = draw_heads(cfg, rng, nt, T)
+    W = head_law(cfg).draw(rng, nt, T)
     theta = W @ problem.B_star.swapaxes(-1, -2)  # (T, nt, d)
     X, z = draw_inputs(rng, rng, nt, T, m, cfg.d, problem.sigma_diag, cfg.sigma)
     y = (X @ theta[..., None])[..., 0] + z
@@ -312,7 +132,7 @@ def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file
     check_linear(cfg)  # refuse before allocating what cannot fit
     seqs = streams(cfg.seed)
     if problem is None:
-        problem = make_problem(cfg, _rng(seqs["problem"]))
+        problem = draw_problem(cfg, _rng(seqs["problem"]))
     if data is None and cfg.samples == "fixed":
         data = draw_fixed_data(cfg, problem, seqs)
     tests = make_test_tasks(cfg, problem, seqs["test"])
@@ -349,6 +169,7 @@ class RoundSampler:
 
     def __init__(self, cfg: Config, problem: Problem, seqs: dict, Bs, dev):
         self.cfg, self.problem, self.Bs, self.dev = cfg, problem, Bs, dev
+        self.law = head_law(cfg)
         self.sigma_diag, self.W_pool = dev(problem.sigma_diag), dev(problem.W_pool)
         self.rng = {name: _rng(seqs[name]) for name in STREAMS
                     if name not in ("problem", "test", "batches")}
@@ -362,8 +183,7 @@ class RoundSampler:
             self.samples_used += self._per_round
         if self.W_pool is not None:
             return self.W_pool
-        cfg = self.cfg
-        return self.dev(draw_heads(cfg, self.rng["heads"], cfg.n_tasks, cfg.trials))
+        return self.dev(self.law.draw(self.rng["heads"], self.cfg.n_tasks, self.cfg.trials))
 
     def data(self, W, pool: bool = False):
         """``(data_in, data_out)`` for the tasks with heads W (T, c, k); ``pool`` hands the
@@ -455,9 +275,10 @@ def task_bytes(cfg: Config) -> int:
     return 8 * cfg.trials * (samples + vectors)
 
 
-def chunked_step(method, sampler: RoundSampler, W, B, w, cfg: Config, chunk: int,
+def chunked_step(step, pooled: bool, sampler: RoundSampler, W, B, w, chunk: int,
                  with_loss: bool = True):
-    """One outer step with the tasks processed ``chunk`` at a time.
+    """One outer step of a chunkable method's built ``step`` with the tasks processed ``chunk``
+    at a time.
 
     The meta-gradient is a mean over tasks, so it is accumulated chunk by chunk:
     ``∇ = Σ_c (n_c / n) ∇_c``; the result equals the unchunked step up to round-off.
@@ -466,12 +287,11 @@ def chunked_step(method, sampler: RoundSampler, W, B, w, cfg: Config, chunk: int
     gB = gw = loss = 0
     for lo in range(0, n, chunk):
         Wc = W[:, lo:lo + chunk]
-        data_in, data_out = sampler.data(Wc, method.pooled)
-        gBc, gwc, lossc = method.gradient(data_in, data_out, B, w, cfg.alpha, cfg.tau, with_loss)
+        gBc, gwc, lossc = step.gradient(*sampler.data(Wc, pooled), B, w, with_loss)
         share = Wc.shape[1] / n
         gB, gw = gB + share * gBc, gw + share * gwc
         loss = loss + share * lossc if with_loss else None
-    return B - cfg.beta * gB, w - cfg.beta * gw, loss
+    return (*step.apply(B, w, gB, gw), loss)
 
 
 def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None,
@@ -487,7 +307,10 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None,
         Bs_c, B_c = problem.B_star, problem.B0
     else:
         Bs_c, B_c = U.swapaxes(-1, -2) @ problem.B_star, U.swapaxes(-1, -2) @ problem.B0
-    dev = lambda a: None if a is None else xp.asarray(a, dtype=dtype)  # noqa: E731
+
+    def dev(a):
+        return None if a is None else xp.asarray(a, dtype=dtype)
+
     B, w, Bs = dev(B_c), dev(problem.w0), dev(Bs_c)
     if data is None:
         sampler = RoundSampler(cfg, problem, seqs, Bs, dev)
@@ -495,9 +318,8 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None,
         sampler = FixedSampler(SampleData(dev(data.X), y=dev(data.y), counts=data.counts),
                                cfg.m_in, cfg.batch_tasks, _rng(seqs["batches"]))
 
-    one_shot = getattr(method, "one_shot", False)  # an estimator: one round's data, one column
     logged = [t for t in range(cfg.steps + 1) if t % cfg.log_every == 0 or t == cfg.steps]
-    if one_shot:
+    if method.one_shot:  # an estimator: one round's data, one column
         logged = [cfg.steps]
     names = _metric_names(cfg, tests, Bs is not None, heldout is not None)
     baselines = _baseline_risks(problem, tests)
@@ -525,16 +347,18 @@ def train(method, sampler, B, w, cfg: Config, logged: list, on_log=None, progres
     """The outer loop that every method runs, in the simulator and in the estimators.
 
     Each round takes its tasks from ``sampler`` (:class:`RoundSampler` or
-    :class:`FixedSampler`) and applies one step of ``method``; a one-shot method estimates
-    once from all tasks. At each step of ``logged``, ``on_log(column, alive, B, w, loss,
-    samples)`` gets the current point (``samples``: the samples it has seen). A trial whose B
-    or w turns non-finite is frozen where it was and its step recorded. B (T, d, k′),
-    w (T, k′) on the device; returns the final ``(B, w, diverged_at (T,))``.
+    :class:`FixedSampler`) and applies one step of ``method`` (a registry entry, built here
+    with the config's α, β, τ); a one-shot method estimates once from all tasks. At each step
+    of ``logged``, ``on_log(column, alive, B, w, loss, samples)`` gets the current point
+    (``samples``: the samples it has seen). A trial whose B or w turns non-finite is frozen
+    where it was and its step recorded. B (T, d, k′), w (T, k′) on the device; returns the
+    final ``(B, w, diverged_at (T,))``.
     """
     xp = array_module(B)
     T = B.shape[0]
     chunk = tasks_per_chunk(cfg)
-    one_shot = getattr(method, "one_shot", False)
+    one_shot, pool = method.one_shot, method.pooled
+    step = method.build(alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau)
     diverged_at = np.full(T, -1, dtype=np.int64)
     alive = np.ones(T, dtype=bool)
     column = 0
@@ -544,13 +368,12 @@ def train(method, sampler, B, w, cfg: Config, logged: list, on_log=None, progres
         log_now = t == logged[column]
         with np.errstate(all="ignore"):
             if one_shot:
-                B, loss = method.estimate(*sampler.data(W, method.pooled), B, w, cfg)
+                B, _, loss = step(*sampler.data(W, pool), B, w)
                 used = sampler.samples_used
             elif chunk < W.shape[1]:
-                B_new, w_new, loss = chunked_step(method, sampler, W, B, w, cfg, chunk, log_now)
+                B_new, w_new, loss = chunked_step(step, pool, sampler, W, B, w, chunk, log_now)
             else:
-                B_new, w_new, loss = method.step(*sampler.data(W, method.pooled), B, w, cfg,
-                                                 with_loss=log_now)
+                B_new, w_new, loss = step(*sampler.data(W, pool), B, w, with_loss=log_now)
         if log_now:
             if on_log is not None:
                 on_log(column, alive, B, w, loss, used)

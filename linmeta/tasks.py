@@ -274,20 +274,23 @@ def sigma_diagonal(d: int, cond: float) -> np.ndarray | None:
     return np.geomspace(1.0, 1.0 / cond, d)
 
 
-def make_problem(cfg, rng: np.random.Generator) -> Problem:
-    """Draw B*, the initialisation and (if ``cfg.task_pool``) the fixed task heads.
+def make_problem(rng: np.random.Generator, *, trials: int, d: int, k: int,
+                 k_learner: int | None = None, init: str = "collins", alpha: float = 0.5,
+                 w0_scale: float = 0.0, heads: HeadLaw | None = None, pool: int = 0,
+                 x_cov_cond: float = 1.0) -> Problem:
+    """Draw B* (T, d, k), the initialisation and, if ``pool`` > 0, that many fixed task heads
+    from ``heads`` (default :class:`HeadLaw` ``(k)``), in this order from ``rng``.
 
     Initialisation ``"collins"`` (Collins22): ``w0 = 0`` and ``B0`` orthonormal scaled so that
     ``α B0ᵀ B0 = I`` (unscaled when α = 0); ``"random"``: Gaussian ``B0`` with entries of
-    variance 1/d and Gaussian ``w0`` with variance ``cfg.w0_scale²/k'``.
+    variance 1/d and Gaussian ``w0`` with variance ``w0_scale²/k'`` (k′ = ``k_learner`` or k).
+    ``x_cov_cond``: the condition number of a diagonal input covariance Σ (1: Σ = I).
     """
-    T, d, k, kl = cfg.trials, cfg.d, cfg.k, cfg.learner_k
-    B_star = random_orthonormal(rng, (T, d, k))
-    B0, w0 = draw_init(rng, T, d, kl, cfg.init, cfg.alpha, cfg.w0_scale)
-    W_pool = None
-    if cfg.task_pool or getattr(cfg, "samples", "fresh") == "fixed":  # fixed data: fixed tasks
-        W_pool = draw_heads(cfg, rng, cfg.n_tasks, T)
-    return Problem(B_star, B0, w0, W_pool, sigma_diagonal(d, cfg.x_cov_cond))
+    kl = k_learner or k
+    B_star = random_orthonormal(rng, (trials, d, k))
+    B0, w0 = draw_init(rng, trials, d, kl, init, alpha, w0_scale)
+    W_pool = (heads or HeadLaw(k)).draw(rng, pool, trials) if pool else None
+    return Problem(B_star, B0, w0, W_pool, sigma_diagonal(d, x_cov_cond))
 
 
 def draw_init(rng: np.random.Generator, T: int, d: int, kl: int, init: str, alpha: float,
@@ -302,15 +305,25 @@ def draw_init(rng: np.random.Generator, T: int, d: int, kl: int, init: str, alph
     return B0, w0
 
 
-def draw_heads(cfg, rng: np.random.Generator, n: int, T: int) -> np.ndarray:
-    """Task heads, shape (T, n, k), drawn task-major."""
-    scale, shift = _head_affine(cfg.k, cfg.head_mu, cfg.head_kappa, cfg.head_mean)
-    W = rng.standard_normal((n, T, cfg.k))
-    if scale is not None:
-        W *= scale
-    if shift is not None:
-        W += shift
-    return W.swapaxes(0, 1)
+@dataclass(frozen=True)
+class HeadLaw:
+    """The distribution of the task heads ``w*`` (see :func:`head_distribution`): width k,
+    diversity μ or condition number κ, and the norm of their mean."""
+
+    k: int
+    mu: float = 1.0
+    kappa: float | None = None
+    mean: float = 0.0
+
+    def draw(self, rng: np.random.Generator, n: int, T: int) -> np.ndarray:
+        """Task heads, shape (T, n, k), drawn task-major."""
+        scale, shift = _head_affine(self.k, self.mu, self.kappa, self.mean)
+        W = rng.standard_normal((n, T, self.k))
+        if scale is not None:
+            W *= scale
+        if shift is not None:
+            W += shift
+        return W.swapaxes(0, 1)
 
 
 @functools.lru_cache(maxsize=64)

@@ -34,6 +34,11 @@ def setup(seed):
     return rng, theta, B, w, cfg
 
 
+def built(name, cfg):
+    """The comparator's update with the config's hyperparameters bound."""
+    return COMPARATORS[name].build(alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau)
+
+
 def dense_heads(X, y, B):
     """argmin_v ‖X B v − y‖ by numpy's lstsq (minimum norm)."""
     return np.linalg.lstsq(X @ B, y, rcond=None)[0]
@@ -51,6 +56,24 @@ def test_registry_holds_every_comparator():
     assert not any(METHODS[n].one_shot for n in ("altmin", "fedrep", "reptile"))
 
 
+def test_every_registry_entry_is_a_method_and_builds_an_update():
+    """One protocol for meta-learners and comparators: explicit flags, and ``build`` binds the
+    hyperparameters once (the update takes no config)."""
+    import inspect
+
+    from linmeta.algorithms import Method
+
+    for name, m in METHODS.items():
+        assert isinstance(m, Method), name
+        assert m.name == name
+        for flag in ("one_shot", "pooled", "chunkable"):
+            assert isinstance(getattr(m, flag), bool), (name, flag)
+        step = m.build(alpha=0.1, beta=0.2, tau=2)
+        assert list(inspect.signature(step).parameters)[:4] == ["data_in", "data_out", "B", "w"]
+    assert [n for n, m in METHODS.items() if m.chunkable] == ["maml", "fo_maml", "anil",
+                                                               "fo_anil", "erm"]
+
+
 # ---------------------------------------------------------------- single updates
 
 
@@ -59,7 +82,7 @@ def test_altmin_step_is_its_definition():
     rng, theta, B, w, cfg = setup(1)
     d_in, d_out = sample_data(rng, theta), sample_data(rng, theta, m=5)
     y_in, y_out = ys(d_in), ys(d_out)
-    B_new, w_new, loss = COMPARATORS["altmin"].step(d_in, d_out, B, w, cfg)
+    B_new, w_new, loss = built("altmin", cfg)(d_in, d_out, B, w)
     for t in range(T):
         grad, losses = np.zeros((D, K)), []
         for i in range(N):
@@ -77,7 +100,7 @@ def test_fedrep_step_is_its_definition():
     rng, theta, B, w, cfg = setup(2)
     data = pooled(sample_data(rng, theta), sample_data(rng, theta))
     y = ys(data)
-    B_new, _, loss = COMPARATORS["fedrep"].step(None, data, B, w, cfg)
+    B_new, _, loss = built("fedrep", cfg)(None, data, B, w)
     m = data.m
     for t in range(T):
         grad, losses = np.zeros((D, K)), []
@@ -95,7 +118,7 @@ def test_fedrep_step_in_population_mode():
     rng, theta, B, w, cfg = setup(3)
     sd = rng.uniform(0.5, 2.0, D)
     data = PopulationData(theta, sd, 0.0)
-    B_new, _, _ = COMPARATORS["fedrep"].step(data, data, B, w, cfg)
+    B_new, _, _ = built("fedrep", cfg)(data, data, B, w)
     S = np.diag(sd)
     for t in range(T):
         grad = np.zeros((D, K))
@@ -117,7 +140,7 @@ def test_reptile_step_is_its_definition(mode):
         y = ys(data)
         stats = [[(data.X[t, i].T @ data.X[t, i] / 9, data.X[t, i].T @ y[t, i] / 9)
                   for i in range(N)] for t in range(T)]
-    B_new, w_new, _ = COMPARATORS["reptile"].step(None, data, B, w, cfg)
+    B_new, w_new, _ = built("reptile", cfg)(None, data, B, w)
     for t in range(T):
         Bs, ws = [], []
         for S, h in stats[t]:
@@ -135,7 +158,7 @@ def test_mom_estimate_is_top_eigenvectors_of_the_moment_matrix():
     rng, theta, B, w, cfg = setup(5)
     data = pooled(sample_data(rng, theta), sample_data(rng, theta))
     y = ys(data)
-    B_hat, _ = COMPARATORS["mom"].estimate(None, data, B, w, cfg)
+    B_hat, _, _ = built("mom", cfg)(None, data, B, w)
     for t in range(T):
         Mt = np.zeros((D, D))
         for i in range(N):

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from linmeta.backend import tune_allocator
-from linmeta.experiment import Config, ConfigError, run
+from linmeta.experiment import Config, ConfigError, draw_problem, run
 from linmeta.results import read_metrics, save_result
-from linmeta.tasks import make_problem
 
 META = ("maml", "fo_maml", "anil", "fo_anil")
 
@@ -52,7 +51,7 @@ def test_metrics_csv_round_trips_exactly(tmp_path):
 
 def test_a_diverging_trial_stops_and_the_others_go_on(tmp_path):
     cfg = Config(d=10, k=2, n_tasks=6, steps=30, trials=3, methods=("fo_anil",), n_test_tasks=3)
-    problem = make_problem(cfg, np.random.default_rng(0))
+    problem = draw_problem(cfg, np.random.default_rng(0))
     B0 = problem.B0.copy()
     B0[1] *= 10.0  # α BᵀB = 100 I in trial 1: the inner step overshoots and blows up
     problem = type(problem)(problem.B_star, B0, problem.w0, None, None)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from linmeta.adapt import meta_gradient
-from linmeta.algorithms import METHODS, Method
+from linmeta.algorithms import METHODS, MetaLearner
 from linmeta.losses import TaskMatrix, hvp, hvp_task_sum
 from linmeta.tasks import HeadData, PopulationData, SampleData, pooled
 
@@ -74,7 +74,7 @@ def meta_objective(method, stats_in, stats_out, alpha, tau, B0=None, w0=None):
     return f
 
 
-@pytest.mark.parametrize("name", [n for n, m in METHODS.items() if isinstance(m, Method)])
+@pytest.mark.parametrize("name", [n for n, m in METHODS.items() if isinstance(m, MetaLearner)])
 @pytest.mark.parametrize("mode", ["population", "finite"])
 @pytest.mark.parametrize("tau", [1, 2, 3])
 def test_outer_gradient_matches_central_difference(name, mode, tau):

@@ -12,6 +12,10 @@ RNG = np.random.default_rng(7)
 T, N, D, K = 2, 5, 9, 3
 
 
+def built(name, cfg):
+    return METHODS[name].build(alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau)
+
+
 def population(sigma_diag=None):
     B_star = random_orthonormal(RNG, (T, D, K))
     W = RNG.standard_normal((T, N, K))
@@ -23,7 +27,7 @@ def test_fo_anil_population_step_is_collins22_recursion():
     B_star, W, data = population()
     B, w = RNG.standard_normal((T, D, K)), RNG.standard_normal((T, K))
     cfg = Config(d=D, k=K, alpha=0.3, beta=0.7)
-    B_new, w_new, _ = METHODS["fo_anil"].step(data, data, B, w, cfg)
+    B_new, w_new, _ = built("fo_anil", cfg)(data, data, B, w)
     for t in range(T):
         a, b = cfg.alpha, cfg.beta
         Wi = np.array([(np.eye(K) - a * B[t].T @ B[t]) @ w[t] + a * B[t].T @ B_star[t] @ W[t, i]
@@ -41,8 +45,8 @@ def test_alpha_zero_is_erm_in_population_mode(name, tau):
     _, _, data = population(sigma_diag=RNG.uniform(0.5, 2, D))
     B, w = RNG.standard_normal((T, D, K)), RNG.standard_normal((T, K))
     cfg = Config(d=D, k=K, alpha=0.0, beta=0.4, tau=tau)
-    got = METHODS[name].step(data, data, B, w, cfg)
-    erm = METHODS["erm"].step(data, data, B, w, cfg)
+    got = built(name, cfg)(data, data, B, w)
+    erm = built("erm", cfg)(data, data, B, w)
     for a, b in zip(got, erm, strict=True):
         assert np.allclose(a, b, rtol=1e-14, atol=1e-14)
 

@@ -22,28 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from linmeta.algorithms import META_LEARNERS, MetaLearner
 from linmeta.backend import array_module
 
 from .layers import LOSSES, accuracy
 from .network import Network, backward, forward, head_index, hvp, tree_map
 
-
-class Algorithm(NamedTuple):
-    """A point on learn2learn's two axes: ``adapts`` ('all' | 'head'), ``exact`` (second order).
-
-    The names and axes are those of the linear registry, :data:`linmeta.algorithms.METHODS`.
-    """
-
-    adapts: str
-    exact: bool
-
-
-ALGORITHMS: dict[str, Algorithm] = {
-    "maml": Algorithm("all", True),
-    "fo_maml": Algorithm("all", False),
-    "anil": Algorithm("head", True),
-    "fo_anil": Algorithm("head", False),
-}
+#: The four meta-learners of the linear registry, the same records (:class:`MetaLearner`: the
+#: axes ``adapts`` ('all' | 'head') and ``exact``), run here on networks.
+ALGORITHMS: dict[str, MetaLearner] = {name: META_LEARNERS[name]
+                                      for name in ("maml", "fo_maml", "anil", "fo_anil")}
 
 #: Earlier spellings, still accepted (run directories and checkpoints that name them load).
 ALIASES = {"fomaml": "fo_maml", "foanil": "fo_anil"}
@@ -54,7 +42,7 @@ def canonical_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
-def get_algorithm(name: str) -> Algorithm:
+def get_algorithm(name: str) -> MetaLearner:
     """Look up ``name`` (or an alias) in :data:`ALGORITHMS` with a clear error."""
     try:
         return ALGORITHMS[canonical_name(name)]
