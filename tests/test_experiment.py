@@ -134,3 +134,20 @@ def test_tune_allocator_applies_on_glibc_and_leaves_results_unchanged():
     assert tune_allocator() is glibc
     assert tune_allocator() is glibc  # idempotent
     assert np.array_equal(run(cfg).runs["maml"].metrics["dist"], before)
+
+
+def test_the_environment_is_drawn_from_explicit_arguments():
+    """tasks.make_problem takes the environment's numbers, not a Config; draw_problem is the
+    one place that maps a Config onto them (the pool of heads only for fixed tasks)."""
+    from linmeta.tasks import HeadLaw, make_problem
+
+    cfg = Config(d=9, k=2, k_learner=3, n_tasks=4, trials=2, task_pool=True, head_kappa=4.0,
+                 init="random", w0_scale=0.5, x_cov_cond=3.0)
+    a = draw_problem(cfg, np.random.default_rng(7))
+    b = make_problem(np.random.default_rng(7), trials=2, d=9, k=2, k_learner=3, init="random",
+                     alpha=cfg.alpha, w0_scale=0.5, heads=HeadLaw(2, kappa=4.0), pool=4,
+                     x_cov_cond=3.0)
+    for name in ("B_star", "B0", "w0", "W_pool", "sigma_diag"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.W_pool.shape == (2, 4, 2) and a.B0.shape == (2, 9, 3)
+    assert draw_problem(cfg.replace(task_pool=False), np.random.default_rng(7)).W_pool is None
