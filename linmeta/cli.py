@@ -18,12 +18,12 @@ from .algorithms import METHODS
 from .backend import tune_allocator
 from .budget import check_linear
 from .cli_group import INPUT_ERRORS, LinmetaGroup  # noqa: F401 (re-exported)
-from .experiment import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
+from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
 from .experiment import run as run_experiment
+from .io import atomic_savefig
 from .results import (
     RESULT_FILES,
     ResultError,
-    atomic_savefig,
     exclusive_dir,
     incomplete,
     read_config,

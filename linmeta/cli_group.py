@@ -10,7 +10,7 @@ import click
 
 from .backend import BackendError
 from .budget import BudgetError
-from .experiment import ConfigError
+from .config import ConfigError
 from .results import ResultError
 from .tasks import DataError, ProblemError
 

@@ -1,7 +1,8 @@
 """The result directory: ``config.json``, ``metrics.csv``, ``arrays.npz``, ``summary.json``.
 
-Every file is written to a temporary name in the same directory and moved into place with
-``os.replace``, so an interrupted run never leaves a half-written file under a final name.
+Every file is written atomically (:mod:`linmeta.io`: a temporary name in the same directory,
+moved into place with ``os.replace``), so an interrupted run never leaves a half-written file
+under a final name.
 ``config.json`` is written last and carries ``"complete": true``: a directory without it is
 an unfinished run.
 
@@ -14,16 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
+from .io import atomic_savez, atomic_write_text, write_csv
 from .provenance import provenance
 
 
@@ -75,64 +75,6 @@ def exclusive_dir(path, what: str = "run"):
         os.close(fd)  # closing releases the lock
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where /proc says it (Linux >= 4.7)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_open(path, mode: str = "wb"):
-    """Open a temporary file beside ``path`` for writing; on success it replaces ``path``.
-
-    If the block raises (or the process is interrupted), ``path`` is left as it was and the
-    temporary file is removed, so no half-written file ever stands under the final name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp gives 0600, for secrets; results follow the umask
-            os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, mode) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as f:
-        f.write(data)
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_savez(path, arrays: dict) -> None:
-    """``np.savez`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def atomic_savefig(fig, path, **kwargs) -> None:
-    """``fig.savefig`` to ``path`` atomically (the format from the file name's suffix)."""
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
-
-
 def metrics_rows(result):
     """Yield tidy rows ``(method, trial, step, metric, value)`` of a Result."""
     for name, run in result.runs.items():
@@ -177,12 +119,8 @@ def save_result(result, out_dir, save_params: bool = False) -> Path:
     marker = out / "config.json"
     if marker.exists():  # an old complete run is being replaced: mark it incomplete first
         marker.unlink()
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["method", "trial", "step", "metric", "value"])
-    for row in metrics_rows(result):
-        writer.writerow(row[:4] + (repr(row[4]),))
-    atomic_write_text(out / "metrics.csv", buf.getvalue())
+    write_csv(out / "metrics.csv", ["method", "trial", "step", "metric", "value"],
+              (row[:4] + (repr(row[4]),) for row in metrics_rows(result)))
 
     p = result.problem
     arrays = {"B_star": p.B_star, "B0": p.B0, "w0": p.w0}

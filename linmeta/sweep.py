@@ -22,7 +22,6 @@ same value (``m_in+m_out=5,10``). A TOML sweep file holds ``[base]`` (fields), `
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
 import math
@@ -41,10 +40,10 @@ import numpy as np
 
 from .backend import single_blas_thread, tune_allocator
 from .budget import check_linear
-from .experiment import Config, load_config, read_toml
+from .config import Config, load_config, read_toml
+from .io import atomic_write_text, write_csv
 from .results import (
     ResultError,
-    atomic_write_text,
     exclusive_dir,
     is_complete,
     make_dir,
@@ -405,13 +404,8 @@ def write_summary(points: list[Point], out) -> Path:
     columns = []
     for row in rows:
         columns += [c for c in row if c not in columns]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_fmt_csv(row.get(c, "")) for c in columns])
     path = Path(out) / "summary.csv"
-    atomic_write_text(path, buf.getvalue())
+    write_csv(path, columns, ([_fmt_csv(row.get(c, "")) for c in columns] for row in rows))
     return path
 
 

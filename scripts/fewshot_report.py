@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from linmeta.fewshot.report import interval, load_points, render
-from linmeta.results import atomic_savefig, atomic_write_text
+from linmeta.io import atomic_savefig, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 COLORS = {"kao": "C0", "finn": "C3"}

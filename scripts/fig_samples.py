@@ -22,12 +22,13 @@ reads too, so both regenerate in seconds once the CSV exists.
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import figlib
 import numpy as np
 from matplotlib.figure import Figure
+
+from linmeta.io import write_records
 
 NAME = "g_samples"
 ONE_SHOT = ["mom", "mt_erm"]
@@ -88,14 +89,7 @@ def collect(out, pts) -> list[dict]:
 
 
 def write_csv(rows: list[dict], path) -> None:
-    from linmeta.results import atomic_write_text
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({**r, "dist": repr(r["dist"])})
-    atomic_write_text(path, buf.getvalue())
+    write_records(path, [{**r, "dist": repr(r["dist"])} for r in rows], COLUMNS)
 
 
 def read_csv(path) -> list[dict]:

@@ -24,7 +24,7 @@ from linmeta.fewshot.data import (
     omniglyph_alphabets,
     omniglyphs,
 )
-from linmeta.results import atomic_savefig, atomic_write_text
+from linmeta.io import atomic_savefig, atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

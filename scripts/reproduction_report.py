@@ -453,7 +453,7 @@ if __name__ == "__main__":
     rows = all_rows(args.quick, args.jobs, args.results, samples=samples)
     target = Path(args.out or figlib.ROOT / "docs" / "reproduction.md")
     target.parent.mkdir(parents=True, exist_ok=True)
-    from linmeta.results import atomic_write_text
+    from linmeta.io import atomic_write_text
 
     atomic_write_text(target, markdown(rows, args.quick, sample_conclusion(samples)))
     print(f"wrote {target}: {sum(r['holds'] == 'yes' for r in rows)}/{len(rows)} rows hold",

@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from linmeta.cli import cli
-from linmeta.results import atomic_write_text, is_complete
+from linmeta.io import atomic_write_text
+from linmeta.results import is_complete
 
 SMALL = ["--steps", "8", "--trials", "2", "--n-test-tasks", "4"]
 

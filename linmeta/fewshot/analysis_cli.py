@@ -6,9 +6,7 @@ gives a one-line error and exit code 2, as the other ``fewshot`` commands do.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import sys
 from pathlib import Path
@@ -18,10 +16,12 @@ import numpy as np
 
 from linmeta.backend import BackendError
 from linmeta.budget import check_contrastive
-from linmeta.results import atomic_savefig, atomic_write_text, exclusive_dir
+from linmeta.io import atomic_savefig, atomic_write_text, write_records
+from linmeta.results import exclusive_dir
 
 from .data import DataError
 from .episodes import sample_episodes, stream
+from .network import tree_float64
 from .train import RunError, TrainConfig, build, init_state, load_checkpoint
 
 
@@ -38,16 +38,6 @@ def _save_fig(fig, path: Path) -> None:
     atomic_savefig(fig, path, dpi=110)
 
 
-def write_csv(path: Path, rows: list) -> None:
-    """Rows of dicts to a CSV file (atomic), columns in first-seen order."""
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(Path(path), buf.getvalue())
-
-
 def _checkpoints(source: Path) -> list:
     if source.is_dir():
         ckpts = sorted((source / "checkpoints").glob("step_*.npz"))
@@ -57,10 +47,6 @@ def _checkpoints(source: Path) -> list:
     if not source.exists():
         raise RunError(f"no such checkpoint or run directory: {source}")
     return [source]
-
-
-def _float64(tree):
-    return {n: {k: np.asarray(a, dtype=np.float64) for k, a in d.items()} for n, d in tree.items()}
 
 
 def _episodes(config, pool, tasks, seed):
@@ -172,7 +158,7 @@ def _analyse(loaded, out, steps, tasks, share_tasks, inner_lr, seed, say):
         states = []
         for c in ckpts:
             state, _ = load_checkpoint(c)
-            states.append((state.step, _float64(state.params)))
+            states.append((state.step, tree_float64(state.params)))
         label = f"{Path(src).name}{' (zeroing)' if config.zeroing else ''}"
         runs.append((label, states, config, net, data))
     id_rows, share_rows = [], []
@@ -181,7 +167,7 @@ def _analyse(loaded, out, steps, tasks, share_tasks, inner_lr, seed, say):
         step, params = states[-1]
         say(f"{label}: identities at step {step}")
         batch = _episodes(config, data["val"], tasks, seed)
-        for r in identity_table(net, _float64(params), batch, inner_lr=eta, steps=steps):
+        for r in identity_table(net, tree_float64(params), batch, inner_lr=eta, steps=steps):
             id_rows.append({"source": label, "step": step, "inner_lr": eta, **r})
         share_batch = _episodes(config, data["val"], share_tasks, seed + 1)
         for step, params in states:
@@ -195,9 +181,9 @@ def _analyse(loaded, out, steps, tasks, share_tasks, inner_lr, seed, say):
                     share_rows.append({"source": label, "step": step, "head": head,
                                        "inner_steps": n, "label": f"{label}, head {head}, "
                                        f"N={n}", **s})
-    write_csv(out / "identities.csv", id_rows)
+    write_records(out / "identities.csv", id_rows)
     atomic_write_text(out / "identities.json", json.dumps(id_rows, indent=1) + "\n")
-    write_csv(out / "coefficients.csv", share_rows)
+    write_records(out / "coefficients.csv", share_rows)
     _save_fig(plot_identities(id_rows), out / "identities.png")
     _save_fig(plot_negative_share(share_rows), out / "coefficients.png")
     return id_rows, share_rows, runs

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from linmeta.results import atomic_savez
+from linmeta.io import atomic_savez
 
 from .episodes import stream
 
@@ -38,11 +38,6 @@ def cache_dir() -> Path:
         return Path(env)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "linmeta"
-
-
-def atomic_save_npz(path: Path, **arrays) -> None:
-    """Write ``arrays`` to ``path`` through a temporary file and ``os.replace``."""
-    atomic_savez(path, arrays)
 
 
 # ---------------------------------------------------------------------------- glyphs
@@ -143,7 +138,7 @@ def _cached_images(path: Path, shape: tuple, cache: bool, make) -> np.ndarray:
     arr = make()
     if cache:
         try:
-            atomic_save_npz(path, images=arr)
+            atomic_savez(path, {"images": arr})
         except OSError:
             pass
     return arr

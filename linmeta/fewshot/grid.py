@@ -46,13 +46,13 @@ from pathlib import Path
 
 import numpy as np
 
-from linmeta.results import atomic_write_text
+from linmeta.io import atomic_write_text
 
 from .contrastive import coefficient_signs, identity_table
 from .episodes import sample_episodes, stream
 from .evaluate import evaluate, evaluate_predictor
 from .meta import InnerSpec, get_algorithm, inner_loop, zero_head
-from .network import forward, head_index, tree_map
+from .network import forward, head_index, tree_float64
 from .parallel import meta_gradient_threads
 from .reuse import (
     conv_blocks,
@@ -187,10 +187,6 @@ def _batches(pool, n_tasks, cfg, seed, dtype, xp=np):
                            cfg.n_query, dtype=dtype, xp=xp)
 
 
-def _f64(tree):
-    return tree_map(lambda a: np.asarray(a, dtype=np.float64), tree)
-
-
 def _test_acc(net, params, pool, cfg, tier, steps, zeroing, dtype):
     kw = dict(n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query, tasks=tier.test_tasks,
               seed=TEST_SEED, dtype=dtype)
@@ -286,12 +282,12 @@ def measure(setting: Setting, tier: Tier, cfg: TrainConfig, out: Path) -> dict:
         one_step = InnerSpec.named(cfg.algorithm, lr=cfg.inner_lr, steps=1)  # CE, as Kao22
         rows = []
         for step, p in states:
-            p64 = _f64(p)
+            p64 = tree_float64(p)
             rows.append({"step": step,
                          "model": coefficient_signs(net, p64, b64, one_step),
                          "zeroed": coefficient_signs(net, zero_head(net, p64), b64, one_step)})
         small = tuple(a[:4] for a in b64)
-        ident = identity_table(net, _f64(final), small, inner_lr=cfg.inner_lr, steps=(1,),
+        ident = identity_table(net, tree_float64(final), small, inner_lr=cfg.inner_lr, steps=(1,),
                                losses=("ce",))
         res["contrastive"] = {"shares": rows, "identities": ident}
     if "cosine" in m:

@@ -174,6 +174,11 @@ def tree_map(f, *trees):
     }
 
 
+def tree_float64(tree: dict) -> dict:
+    """The parameters as float64 NumPy arrays on the host (for exact checks and probes)."""
+    return tree_map(lambda a: np.asarray(a, dtype=np.float64), tree)
+
+
 def flatten_tree(tree: dict, prefix: str = "") -> dict:
     """``{"conv1": {"w": a}}`` -> ``{"conv1.w": a}`` (for ``.npz`` checkpoints)."""
     return {f"{prefix}{n}.{k}": v for n, d in tree.items() for k, v in d.items()}

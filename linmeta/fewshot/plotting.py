@@ -1,7 +1,7 @@
 """Figures of the few-shot module; they draw results and never compute them.
 
 Each function returns a :class:`matplotlib.figure.Figure`; the caller saves it
-(:func:`linmeta.results.atomic_savefig`).
+(:func:`linmeta.io.atomic_savefig`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -28,10 +27,11 @@ import numpy as np
 
 from linmeta.backend import get_dtype, get_xp, to_numpy
 from linmeta.budget import check_fewshot
+from linmeta.io import atomic_savefig, atomic_savez, atomic_write_text, write_records
 from linmeta.provenance import provenance
-from linmeta.results import atomic_savefig, atomic_write_text, exclusive_dir, make_dir
+from linmeta.results import exclusive_dir, make_dir
 
-from .data import DATASETS, GENERATED, atomic_save_npz, default_split, load_dataset
+from .data import DATASETS, GENERATED, default_split, load_dataset
 from .episodes import sample_episodes, stream
 from .evaluate import evaluate
 from .layers import LOSSES
@@ -312,11 +312,8 @@ METRIC_FIELDS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "val_
 
 
 def write_metrics(path: Path, rows: list) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
+    """The learning curve's rows (dicts of :data:`METRIC_FIELDS`) to ``metrics.csv``."""
+    write_records(path, rows, METRIC_FIELDS)
 
 
 def read_metrics(path: Path) -> list:
@@ -339,7 +336,7 @@ def save_checkpoint(path: Path, state: TrainState, config: TrainConfig) -> None:
     arrays["running_n"] = np.array(state.running[2])
     arrays["rng_state"] = np.array(json.dumps(state.rng.bit_generator.state))
     arrays["config"] = np.array(config.to_json())
-    atomic_save_npz(path, **arrays)
+    atomic_savez(path, arrays)
 
 
 def _host(tree):
