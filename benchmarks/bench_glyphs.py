@@ -9,17 +9,15 @@ Prints the minimum and median wall time, and the minimum CPU time, of ``--repeat
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
+import statistics
+import time
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+from threadpoolctl import threadpool_limits
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-
-from linmeta.fewshot.data import OMNIGLYPH_VERSION, omniglyphs  # noqa: E402
+from linmeta.fewshot.data import OMNIGLYPH_VERSION, omniglyphs
 
 
 def main(argv=None) -> None:
@@ -33,7 +31,8 @@ def main(argv=None) -> None:
     for _ in range(args.repeat):
         omniglyphs.cache_clear()
         t0, c0 = time.perf_counter(), time.process_time()
-        arr = omniglyphs(args.n_classes, args.n_per_class, args.size, cache=False)
+        with threadpool_limits(limits=1):
+            arr = omniglyphs(args.n_classes, args.n_per_class, args.size, cache=False)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     print(f"omniglyphs v{OMNIGLYPH_VERSION} {arr.shape} ({arr.nbytes / 1e6:.1f} MB), one "

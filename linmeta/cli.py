@@ -19,7 +19,9 @@ from .backend import tune_allocator
 from .budget import check_linear
 from .cli_group import INPUT_ERRORS, LinmetaGroup  # noqa: F401 (re-exported)
 from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
+from .executors import EXECUTORS, ExecutorError
 from .experiment import run as run_experiment
+from .fewshot.cli import fewshot
 from .io import atomic_savefig
 from .results import (
     RESULT_FILES,
@@ -31,6 +33,14 @@ from .results import (
     save_data,
     save_result,
     summarize,
+)
+from .sweep import (
+    SweepError,
+    build_points,
+    finished,
+    run_sweep,
+    summary_rows,
+    summary_text,
 )
 from .tasks import DataError, load_problem
 
@@ -329,10 +339,55 @@ def _plot_target(dirs: list[Path]) -> Path:
     return dirs[0].parent / "overlay.png"
 
 
-from .fewshot.cli import fewshot  # noqa: E402
-from .sweep import sweep_cmd  # noqa: E402
+@cli.command("sweep")
+@click.option("--grid", "grid_entries", multiple=True, metavar="FIELD=V1,V2,…",
+              help="Grid over a Config field (repeatable); F1+F2=… sets several fields alike.")
+@click.option("--set", "settings", multiple=True, metavar="FIELD=VALUE",
+              help="Fix a Config field for every point (repeatable).")
+@click.option("--seeds", "seeds_text", default=None, metavar="A-B|S1,S2,…",
+              help="Seeds per grid point, e.g. 0-9 [default: the base seed].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of base Config fields.")
+@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML sweep file with [base], [grid] and seeds = [...].")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Sweep directory; run again with the same --out to resume "
+                   "[default: results/sweep-<date>-<time>].")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Parallel processes [default: number of CPUs].")
+@click.option("--scheduler", default=None,
+              help="Dask scheduler address for --executor dask [default: a local cluster].")
+@click.option("--executor", type=click.Choice(sorted(EXECUTORS)), default="local",
+              show_default=True, help="Where the points run.")
+def sweep_cmd(grid_entries, settings, seeds_text, config_file, sweep_file, out, jobs, scheduler,
+              executor):
+    """Run a grid of configs × seeds; one result directory per point, and a summary table.
 
-cli.add_command(sweep_cmd)
+    Finished points are skipped, so the same command resumes an interrupted sweep. Example:
+
+        linmeta sweep --set mode=finite --grid n_tasks=10,100 --grid m_in+m_out=5,10 --seeds 0-2
+    """
+    out = Path(out or f"results/sweep-{datetime.now():%Y%m%d-%H%M%S}")
+    try:
+        points = build_points(config_file, sweep_file, grid_entries, settings, seeds_text)
+        for p in points:
+            finished(out, p)  # refuses a directory that holds other configs' points
+        runner = EXECUTORS[executor](jobs, scheduler)
+    except (SweepError, ExecutorError) as err:
+        raise click.ClickException(str(err)) from None
+    with exclusive_dir(out, "sweep"):
+        todo = sum(not finished(out, p) for p in points)
+        click.echo(f"{len(points)} points, {len(points) - todo} already finished, {todo} to "
+                   f"run; results in {out}", err=True)
+        with click.progressbar(length=todo, label="sweep", file=sys.stderr, show_pos=True,
+                               show_eta=True) as bar:
+            report = run_sweep(points, out, runner,
+                               progress=lambda name, seconds: bar.update(1))
+    click.echo(summary_text(summary_rows(points, out)))
+    click.echo(f"{len(report.computed)} computed, {len(report.skipped)} skipped; "
+               f"summary in {out / 'summary.csv'}")
+
+
 cli.add_command(fewshot)
 
 

@@ -9,10 +9,9 @@ sweep stopped by Ctrl-C, a crash or a lost machine resumes where it stopped and 
 that had finished. The summary (``OUT/summary.csv``) is built from the result directories, never
 from the run that produced them, so a resumed sweep and an uninterrupted one give the same table.
 
-Points are handed to an :class:`Executor`, a small interface with one method: run a function
-on every item and yield the results as they finish. ``local`` runs them in processes on this
-machine; further executors register in :data:`EXECUTORS` (for example a Dask client) and take
-their own options from the command line.
+Points are handed to any :class:`concurrent.futures.Executor` (:mod:`linmeta.executors`: local
+processes or a Dask cluster; a ``ProcessPoolExecutor`` or ``Client.get_executor()`` drops in).
+The command line is ``linmeta sweep`` in :mod:`linmeta.cli`.
 
 Grid syntax: ``FIELD=V1,V2,…`` for a Config field; ``F1+F2=V1,V2`` sets several fields to the
 same value (``m_in+m_out=5,10``). A TOML sweep file holds ``[base]`` (fields), ``[grid]``
@@ -21,30 +20,25 @@ same value (``m_in+m_out=5,10``). A TOML sweep file holds ``[base]`` (fields), `
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import csv
 import itertools
 import json
 import math
-import os
 import re
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-import click
 import numpy as np
 
-from .backend import single_blas_thread, tune_allocator
 from .budget import check_linear
 from .config import Config, load_config, read_toml
+from .executors import LocalExecutor
 from .io import atomic_write_text, write_csv
 from .results import (
     ResultError,
-    exclusive_dir,
     is_complete,
     make_dir,
     read_config,
@@ -210,78 +204,6 @@ def expand(base: dict, grid: dict, seeds: list[int] | None = None) -> list[Point
     return points
 
 
-# ---------------------------------------------------------------- executors
-
-
-class Executor(Protocol):
-    """Runs ``fn`` on every item, yielding results as they finish (in any order).
-
-    ``abort()`` stops outstanding work at once (Ctrl-C); work that has not finished is lost,
-    which is safe because a point counts as finished only once its result is on disk.
-    """
-
-    def imap_unordered(self, fn: Callable, items: list) -> Iterator: ...
-
-    def abort(self) -> None: ...
-
-
-def _worker_init():
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    tune_allocator()  # a worker is a fresh process (spawn): see backend.tune_allocator
-
-
-class LocalExecutor:
-    """Processes on this machine (``jobs`` of them; 1 runs in this process).
-
-    Workers are spawned with one BLAS thread each, so ``jobs`` processes use ``jobs`` cores.
-    """
-
-    def __init__(self, jobs: int | None = None):
-        self.jobs = max(1, jobs or os.cpu_count() or 1)
-        self.pool = None
-
-    def imap_unordered(self, fn, items):
-        if self.jobs == 1 or len(items) <= 1:
-            for item in items:
-                yield fn(item)
-            return
-        import multiprocessing as mp
-
-        with single_blas_thread():
-            self.pool = mp.get_context("spawn").Pool(min(self.jobs, len(items)), _worker_init)
-        try:
-            yield from self.pool.imap_unordered(fn, items)
-            self.pool.close()
-        finally:
-            self.pool.terminate()
-            self.pool.join()
-            self.pool = None
-
-    def abort(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-
-
-def _dask_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
-    from .dask_executor import DaskExecutor, DaskUnavailable
-
-    try:
-        return DaskExecutor(jobs, scheduler)
-    except DaskUnavailable as err:
-        raise SweepError(str(err)) from None
-
-
-def _local_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
-    if scheduler:
-        raise SweepError("--scheduler needs --executor dask")
-    return LocalExecutor(jobs)
-
-
-EXECUTORS: dict[str, Callable[..., Executor]] = {"local": _local_executor, "dask": _dask_executor}
-
-
 # ---------------------------------------------------------------- running
 
 
@@ -330,12 +252,19 @@ class SweepReport:
     skipped: list = field(default_factory=list)
 
 
-def run_sweep(points: list[Point], out, executor: Executor | None = None,
+def run_sweep(points: list[Point], out, executor: cf.Executor | None = None,
               progress: Callable | None = None) -> SweepReport:
-    """Run every unfinished point; ``progress(name, seconds)`` after each one finishes.
+    """Run every unfinished point on ``executor`` (any :class:`concurrent.futures.Executor`;
+    default :class:`~linmeta.executors.LocalExecutor`); ``progress(name, seconds)`` after each
+    one finishes.
 
-    Writes ``OUT/sweep.json`` (the points) first and ``OUT/summary.csv`` at the end — also
-    when interrupted, for the points finished so far — and re-raises the interruption.
+    At most twice the executor's ``workers`` points are submitted at a time (one at a time for
+    one worker; all of them for an executor that does not say), so progress arrives as points
+    finish. Writes
+    ``OUT/sweep.json`` (the points) first and ``OUT/summary.csv`` at the end — also when
+    interrupted, for the points finished so far, after cancelling the rest with
+    ``shutdown(cancel_futures=True)`` — and re-raises the interruption. The executor is shut
+    down on return.
     """
     out = make_dir(out)
     spec = {"points": [{"name": p.name, "values": p.values, "config": p.config.to_dict()}
@@ -349,17 +278,35 @@ def run_sweep(points: list[Point], out, executor: Executor | None = None,
         else:
             todo.append((p.name, p.config.to_dict(), str(point_dir(out, p))))
     executor = executor or LocalExecutor()
+    if isinstance(executor, LocalExecutor):
+        executor = executor.for_items(len(todo))
+    workers = getattr(executor, "workers", len(todo) or 1)
+    window = 1 if workers == 1 else 2 * workers  # one at a time: progress as each finishes
     try:
-        for name, seconds in executor.imap_unordered(run_point, todo):
+        for name, seconds in _completed(executor, run_point, todo, window):
             report.computed.append(name)
             if progress is not None:
                 progress(name, seconds)
     except BaseException:
-        executor.abort()
+        executor.shutdown(wait=False, cancel_futures=True)
         write_summary(points, out)
         raise
+    executor.shutdown()
     write_summary(points, out)
     return report
+
+
+def _completed(executor: cf.Executor, fn: Callable, items: list, window: int) -> Iterator:
+    """``fn(item)`` for every item on ``executor``, at most ``window`` submitted at a time;
+    yields the results as they finish (in any order)."""
+    queue = iter(items)
+    pending = {executor.submit(fn, item) for item in itertools.islice(queue, window)}
+    while pending:
+        done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        for future in done:
+            yield future.result()
+            for item in itertools.islice(queue, 1):
+                pending.add(executor.submit(fn, item))
 
 
 # ---------------------------------------------------------------- the summary
@@ -475,52 +422,3 @@ def build_points(config_file, sweep_file, grid_entries, settings, seeds_text) ->
             checked.add(key)
             check_linear(p.config)
     return points
-
-
-@click.command("sweep")
-@click.option("--grid", "grid_entries", multiple=True, metavar="FIELD=V1,V2,…",
-              help="Grid over a Config field (repeatable); F1+F2=… sets several fields alike.")
-@click.option("--set", "settings", multiple=True, metavar="FIELD=VALUE",
-              help="Fix a Config field for every point (repeatable).")
-@click.option("--seeds", "seeds_text", default=None, metavar="A-B|S1,S2,…",
-              help="Seeds per grid point, e.g. 0-9 [default: the base seed].")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="TOML file of base Config fields.")
-@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False), default=None,
-              help="TOML sweep file with [base], [grid] and seeds = [...].")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Sweep directory; run again with the same --out to resume "
-                   "[default: results/sweep-<date>-<time>].")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Parallel processes [default: number of CPUs].")
-@click.option("--scheduler", default=None,
-              help="Dask scheduler address for --executor dask [default: a local cluster].")
-@click.option("--executor", type=click.Choice(sorted(EXECUTORS)), default="local",
-              show_default=True, help="Where the points run.")
-def sweep_cmd(grid_entries, settings, seeds_text, config_file, sweep_file, out, jobs, scheduler,
-              executor):
-    """Run a grid of configs × seeds; one result directory per point, and a summary table.
-
-    Finished points are skipped, so the same command resumes an interrupted sweep. Example:
-
-        linmeta sweep --set mode=finite --grid n_tasks=10,100 --grid m_in+m_out=5,10 --seeds 0-2
-    """
-    out = Path(out or f"results/sweep-{datetime.now():%Y%m%d-%H%M%S}")
-    try:
-        points = build_points(config_file, sweep_file, grid_entries, settings, seeds_text)
-        for p in points:
-            finished(out, p)  # refuses a directory that holds other configs' points
-        runner = EXECUTORS[executor](jobs, scheduler)
-    except SweepError as err:
-        raise click.ClickException(str(err)) from None
-    with exclusive_dir(out, "sweep"):
-        todo = sum(not finished(out, p) for p in points)
-        click.echo(f"{len(points)} points, {len(points) - todo} already finished, {todo} to "
-                   f"run; results in {out}", err=True)
-        with click.progressbar(length=todo, label="sweep", file=sys.stderr, show_pos=True,
-                               show_eta=True) as bar:
-            report = run_sweep(points, out, runner,
-                               progress=lambda name, seconds: bar.update(1))
-    click.echo(summary_text(summary_rows(points, out)))
-    click.echo(f"{len(report.computed)} computed, {len(report.skipped)} skipped; "
-               f"summary in {out / 'summary.csv'}")

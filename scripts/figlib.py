@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from linmeta.executors import LocalExecutor
 from linmeta.plotting import band
 from linmeta.results import read_metrics
-from linmeta.sweep import LocalExecutor, expand, point_dir, run_sweep
+from linmeta.sweep import expand, point_dir, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = 10

@@ -25,9 +25,20 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from tests.bad_inputs import CASES, expand, make_fixtures  # noqa: E402
+
+def _bad_inputs():
+    """The module ``tests/bad_inputs.py`` (the cases the test suite also runs)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bad_inputs", ROOT / "tests" / "bad_inputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_BAD = _bad_inputs()
+CASES, expand, make_fixtures = _BAD.CASES, _BAD.expand, _BAD.make_fixtures
 
 KINDS = ("clean", "traceback", "hang", "accepted")
 

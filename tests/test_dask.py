@@ -5,12 +5,9 @@ import signal
 
 import pytest
 
-distributed = pytest.importorskip("distributed")
-
-from linmeta.backend import single_blas_thread  # noqa: E402
-from linmeta.dask_executor import DaskExecutor  # noqa: E402
-from linmeta.sweep import (  # noqa: E402
-    LocalExecutor,
+from linmeta.backend import single_blas_thread
+from linmeta.executors import DaskExecutor, DaskUnavailable, LocalExecutor
+from linmeta.sweep import (
     expand,
     parse_grid,
     parse_seeds,
@@ -18,6 +15,8 @@ from linmeta.sweep import (  # noqa: E402
     read_summary,
     run_sweep,
 )
+
+distributed = pytest.importorskip("distributed")  # the executor imports it only when built
 
 BASE = dict(d=10, k=2, mode="finite", n_tasks=12, m_in=6, m_out=6, steps=40, trials=2,
             n_test_tasks=3, methods=["fo_anil", "maml"], alpha=0.2, beta=0.3, sigma=0.1)
@@ -78,7 +77,5 @@ def test_a_killed_worker_loses_no_point(tmp_path, cluster):
 
 
 def test_unreachable_scheduler_is_a_clear_error():
-    from linmeta.dask_executor import DaskUnavailable
-
     with pytest.raises(DaskUnavailable, match="cannot reach the Dask scheduler"):
         DaskExecutor(scheduler="tcp://127.0.0.1:9", connect_timeout="1s")

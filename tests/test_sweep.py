@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from linmeta.cli import cli
+from linmeta.executors import LocalExecutor
 from linmeta.experiment import Config, ConfigError
 from linmeta.results import is_complete, read_config
 from linmeta.sweep import (
-    LocalExecutor,
     SweepError,
     expand,
     finished,

@@ -16,6 +16,7 @@ from linmeta.backend import BackendError
 from linmeta.budget import check_evaluation
 from linmeta.cli_group import LinmetaGroup
 
+from .analysis_cli import COMMANDS as ANALYSIS_COMMANDS
 from .data import DATASETS, DataError
 from .meta import ALGORITHMS, ALIASES
 from .network import BLOCK_ORDERS, DOWNSAMPLES
@@ -193,9 +194,7 @@ def eval_cmd(checkpoint, tasks, split, inner_steps, zeroing, seed, data_path, as
                    f"{config.n_way}-way {config.k_shot}-shot, step {state.step})")
 
 
-from .analysis_cli import COMMANDS as _ANALYSIS_COMMANDS  # noqa: E402
-
-for _cmd in _ANALYSIS_COMMANDS:
+for _cmd in ANALYSIS_COMMANDS:
     fewshot.add_command(_cmd)
 
 

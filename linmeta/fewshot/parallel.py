@@ -6,48 +6,27 @@ on each task separately, so the meta-gradient of T tasks is the task-weighted su
 meta-gradients of any partition: ``∇F = Σ_c (T_c / T) ∇F_c``. Running the chunks in threads
 (NumPy releases the GIL inside its kernels), each with a single-threaded BLAS, parallelises the
 whole step. The result equals the serial one up to floating-point summation order.
+
+BLAS threads are limited with ``threadpoolctl`` for the duration of the threaded region. Its
+limit is process-wide, not per thread: every BLAS call in the process (the worker threads' and
+any other) runs on one thread while the region lasts, which is what the region wants, and the
+previous setting is restored after it.
 """
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from linmeta.backend import array_module
 
 from .meta import InnerSpec, meta_gradient
 from .network import tree_map
 
-
-def _openblas_set_threads_local():
-    """OpenBLAS's per-thread ``openblas_set_num_threads_local`` from NumPy's bundle, or None."""
-    libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
-        try:
-            fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
-        except OSError:
-            continue
-        if fn is not None:
-            fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-            return fn
-    return None
-
-
-_SET_LOCAL = _openblas_set_threads_local()
-
-
-def _one_blas_thread(fn, *args, **kw):
-    if _SET_LOCAL is None:
-        return fn(*args, **kw)
-    prev = _SET_LOCAL(1)
-    try:
-        return fn(*args, **kw)
-    finally:
-        _SET_LOCAL(max(prev, 1))
+#: The BLAS libraries loaded in this process (inspected once; limits are set per region).
+_BLAS = ThreadpoolController()
 
 
 CACHE_BYTES = 4 << 20  # the activation of one chunk's widest layer should stay in cache
@@ -103,8 +82,8 @@ def meta_gradient_threads(net, params, batch, spec: InnerSpec, *, workers: int =
     if workers == 1:
         results = [run(groups[0])]
     else:
-        with ThreadPoolExecutor(workers) as ex:
-            results = list(ex.map(lambda g: _one_blas_thread(run, g), groups))
+        with _BLAS.limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as ex:
+            results = list(ex.map(run, groups))
     grads = results[0][0]
     info = dict(results[0][1])
     for g, i in results[1:]:
