@@ -2,9 +2,10 @@
 
 The names a notebook needs, imported on first use (``import linmeta`` stays light):
 
-- ``Config``, ``run``: the linear simulator (:mod:`linmeta.experiment`);
+- ``Config``, ``run``: the linear simulator (:mod:`linmeta.config`, :mod:`linmeta.experiment`);
 - ``save_result``, ``load_result``: result directories (:mod:`linmeta.results`);
-- ``METHODS``, ``get_method``: the registry of methods (:mod:`linmeta.algorithms`);
+- ``METHODS``, ``get_method``, ``Method``: the registry of methods and the protocol every
+  entry satisfies (:mod:`linmeta.algorithms`);
 - the estimators on a user's ``(X, y)``: ``MethodOfMoments``, ``MultiTaskERM``, ``AltMin``,
   ``FedRep``, ``MAML``, ``FOMAML``, ``ANIL``, ``FOANIL``, ``ERM``, ``Reptile``
   (:mod:`linmeta.estimators`).
@@ -22,9 +23,9 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Config": "experiment", "run": "experiment",
+    "Config": "config", "run": "experiment",
     "save_result": "results", "load_result": "results",
-    "METHODS": "algorithms", "get_method": "algorithms",
+    "METHODS": "algorithms", "get_method": "algorithms", "Method": "algorithms",
     **{name: "estimators" for name in ("MethodOfMoments", "MultiTaskERM", "AltMin", "FedRep",
                                        "MAML", "FOMAML", "ANIL", "FOANIL", "ERM", "Reptile")},
 }
