@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = {"protocol": (ROOT / "results" / "fewshot", ROOT / "runs" / "fewshot_grid"),
             "quick": (ROOT / "runs" / "fewshot_quick" / "results",
-                      ROOT / "runs" / "fewshot_quick" / "work")}
+                      ROOT / "runs" / "fewshot_quick" / "work"),
+            "long": (ROOT / "results" / "fewshot_long", ROOT / "runs" / "fewshot_long")}
 
 
 def _progress_file(work: Path, name: str, seed: int) -> Path:
@@ -92,6 +93,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="the 16 px tier; writes only under runs/fewshot_quick/")
+    ap.add_argument("--long", action="store_true",
+                    help="the protocol trained 8000 steps, for claims (e), (h), (i); one seed "
+                         "of three settings -> results/fewshot_long/")
     ap.add_argument("--jobs", type=int, default=1, help="points computed at a time (processes)")
     ap.add_argument("--results", type=Path, help="point files (default: results/fewshot/)")
     ap.add_argument("--work", type=Path, help="run directories and checkpoints (not in git)")
@@ -105,7 +109,10 @@ def main(argv=None) -> int:
 
     from linmeta.fewshot import grid
 
-    tier_name = "quick" if args.quick else "protocol"
+    if args.quick and args.long:
+        print("Error: give --quick or --long, not both", file=sys.stderr)
+        return 2
+    tier_name = "quick" if args.quick else "long" if args.long else "protocol"
     tier = grid.TIERS[tier_name]
     results = args.results or DEFAULTS[tier_name][0]
     work = args.work or DEFAULTS[tier_name][1]

@@ -105,6 +105,7 @@ class Tier:
     headline_seeds: int = 5
     other_seeds: int = 3
     extra: dict = field(default_factory=dict)
+    only: tuple = ()  # a subset of the settings (empty: all of them)
 
 
 PROTOCOL = Tier(
@@ -122,7 +123,14 @@ QUICK = Tier(
                 test_tasks=0, workers=1, dtype="float32"),
     test_tasks=200, probe_tasks=20, timing_repeats=3, headline_seeds=3, other_seeds=2,
 )
-TIERS = {"protocol": PROTOCOL, "quick": QUICK}
+#: The protocol trained 4× longer, for the claims whose verdict may depend on the training
+#: length (Kao22's (e) "late in training"; Raghu20's (h), (i) at a more trained body), one seed.
+LONG = Tier(
+    "long",
+    dataclasses.replace(PROTOCOL.base, steps=8000, eval_every=500, ckpt_every=2000),
+    headline_seeds=1, other_seeds=1, only=("kao-fo-random", "kao-maml", "kao-anil"),
+)
+TIERS = {"protocol": PROTOCOL, "quick": QUICK, "long": LONG}
 
 
 def settings(tier: Tier) -> list:
@@ -158,7 +166,7 @@ def settings(tier: Tier) -> list:
         Setting("kao-fo-zeroing-7", {**kao, "algorithm": "fo_maml", "zeroing": True,
                                      "inner_steps": 7}, o, ("test", "diagnosis"), "c"),
     ]
-    return out
+    return [s for s in out if s.name in tier.only] if tier.only else out
 
 
 def points(tier: Tier) -> list:
