@@ -221,7 +221,9 @@ def main(argv=None) -> int:
         _save(fig, figs / name)
         made.append(name)
     rel = os.path.relpath(figs.resolve(), out.resolve().parent)
-    text = render(pts, rel, "quick" if args.quick else "protocol", tuple(made))
+    long_dir = ROOT / "results" / "fewshot_long"
+    long = load_points(long_dir) if not args.quick and long_dir.is_dir() else None
+    text = render(pts, rel, "quick" if args.quick else "protocol", tuple(made), long)
     atomic_write_text(out, text)
     n = sum(len(v) for v in pts.values())
     print(f"{out}: {n} points; figures in {figs}", file=sys.stderr)

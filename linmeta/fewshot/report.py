@@ -395,9 +395,81 @@ def protocol_text(tier_name: str = "protocol") -> str:
     return "\n".join(lines)
 
 
+def _pts(value, signed: bool = True) -> str:
+    """A share as (signed) percentage points, or a dash."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
+
+
+def longer_training(pts: dict, long: dict) -> list:
+    """Markdown lines: the claims that may depend on training length, at the protocol's 2000
+    steps (mean over its seeds) beside the ``long`` tier's 8000 steps (one seed)."""
+    done, total = progress(long, "long")
+    steps = TIERS["long"].base.steps
+    out = ["", f"## Longer training ({steps} steps, one seed)", "",
+           f"The `long` tier (`scripts/fewshot_all.py --long`, {done}/{total} points done): the "
+           f"protocol trained {steps // TIERS['protocol'].base.steps}× longer, seed 0 of three "
+           "settings, to see whether a verdict above moves with training. One seed gives no "
+           "interval: read these as a direction, against the protocol's mean over its seeds.",
+           "", f"| claim | measure (percentage points) | 2000 steps (protocol, mean) | {steps} "
+               "steps (seed 0) |", "|---|---|---|---|"]
+
+    def mean(setting, get):
+        return interval(_get(get, d) for d in pts.get(setting, {}).values())["mean"]
+
+    def seed0(setting, get):
+        d = long.get(setting, {}).get(0)
+        return None if d is None else _get(get, d)
+
+    def zeroed_gain(col):
+        return col["zeroed"]["1"]["acc"] - col["model"]["1"]["acc"]
+
+    lrd = long.get("kao-fo-random", {}).get(0)
+    protocol_e = mean("kao-fo-random", lambda d: zeroed_gain(d["test_zeroed"][-1]))
+    for col in (lrd or {}).get("test_zeroed", []):
+        here = _pts(protocol_e) if col["step"] == TIERS["protocol"].base.steps else ""
+        out.append(f"| (e) | zeroed − as trained, 1 test step, checkpoint {col['step']} | {here} "
+                   f"| {_pts(zeroed_gain(col))} |")
+
+    def drop(steps_):
+        return lambda d: d["freeze"][steps_]["0"]["acc"] - d["freeze"][steps_]["4"]["acc"]
+
+    def nil_gain(d):
+        return d["nil"]["acc"] - acc(3)(d)
+
+    anil_gain = paired(pts.get("kao-anil", {}), pts.get("kao-maml", {}), acc(3))["mean"]
+    lma, lan = (long.get(n, {}).get(0) for n in ("kao-maml", "kao-anil"))
+    rows = [
+        ("(h)", "ANIL − MAML, 3 test steps", anil_gain,
+         None if not (lma and lan) else acc(3)(lan) - acc(3)(lma), True),
+        ("(h)", "MAML accuracy (%), 3 test steps", mean("kao-maml", acc(3)),
+         seed0("kao-maml", acc(3)), False),
+        ("(h)", "ANIL accuracy (%), 3 test steps", mean("kao-anil", acc(3)),
+         seed0("kao-anil", acc(3)), False),
+        ("(h)", "NIL on MAML's features (%)", mean("kao-maml", lambda d: d["nil"]["acc"]),
+         seed0("kao-maml", lambda d: d["nil"]["acc"]), False),
+        ("(i)", "drop with blocks 1–4 frozen, 3 test steps", mean("kao-maml", drop("3")),
+         seed0("kao-maml", drop("3")), True),
+        ("(i)", "the same, 10 test steps", mean("kao-maml", drop("10")),
+         seed0("kao-maml", drop("10")), True),
+        ("(k)", "NIL − ANIL", mean("kao-anil", nil_gain), seed0("kao-anil", nil_gain), True),
+    ]
+    out += [f"| {c} | {m} | {_pts(a, sg)} | {_pts(b, sg)} |" for c, m, a, b, sg in rows]
+    for name in ("kao-maml", "kao-fo-random"):
+        def share(d):
+            return d["diagnosis"][-1]["body_share"]
+
+        a, b = mean(name, share), seed0(name, share)
+        out.append(f"| diagnosis | body share of the inner-loop change, {name} (a fraction) | "
+                   f"{a:.2f} | {'–' if b is None else f'{b:.2f}'} |")
+    return out
+
+
 def render(pts: dict, figures_rel: str, tier_name: str = "protocol",
-           figures: tuple = ()) -> str:
-    """The Markdown report."""
+           figures: tuple = (), long: dict | None = None) -> str:
+    """The Markdown report; ``long``: the points of the ``long`` tier, shown beside the
+    protocol's where there are any."""
     done, total = progress(pts, tier_name)
     rows = claims(pts)
     prints = {json.dumps(d.get("data_sha256"), sort_keys=True) for p in pts.values()
@@ -427,6 +499,8 @@ def render(pts: dict, figures_rel: str, tier_name: str = "protocol",
     for r in rows:
         note = notes.get(r["id"]) if r["verdict"] != HOLDS else None
         out.append(f"- ({r['id']}) {r['diagnosis']}" + (f". **Reading:** {note}" if note else ""))
+    if long:
+        out += longer_training(pts, long)
     if figures:
         out += ["", "## Figures", ""]
         out += [f"![{f}]({figures_rel}/{f})" for f in figures]
