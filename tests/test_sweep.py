@@ -188,3 +188,20 @@ def test_ctrl_c_on_a_parallel_sweep_loses_nothing_finished(tmp_path):
     fresh = sweep_process(tmp_path / "fresh")
     assert fresh.communicate(timeout=120)[0] and fresh.returncode == 0
     assert Path(out / "summary.csv").read_text() == (tmp_path / "fresh" / "summary.csv").read_text()
+
+
+def test_any_standard_executor_runs_a_sweep(tmp_path):
+    """run_sweep takes a plain concurrent.futures.Executor: a ProcessPoolExecutor gives the
+    same points and summary as linmeta's own executor."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    points = expand(BASE, parse_grid(["n_tasks=4,8"]), [0])
+    run_sweep(points, tmp_path / "own", LocalExecutor(1))
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    report = run_sweep(points, tmp_path / "std", pool)
+    assert sorted(report.computed) == sorted(p.name for p in points)
+    assert (tmp_path / "own" / "summary.csv").read_text() == \
+        (tmp_path / "std" / "summary.csv").read_text()
+    with pytest.raises(RuntimeError):  # run_sweep shut it down
+        pool.submit(print)
