@@ -205,3 +205,20 @@ def test_any_standard_executor_runs_a_sweep(tmp_path):
         (tmp_path / "std" / "summary.csv").read_text()
     with pytest.raises(RuntimeError):  # run_sweep shut it down
         pool.submit(print)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_local_workers_run_one_blas_thread():
+    """Each worker process of a parallel sweep computes with one BLAS thread, so a point's
+    numbers do not depend on which worker ran it (nor on the machine's core count)."""
+    executor = LocalExecutor(2)
+    try:
+        threads = [executor.submit(_blas_threads).result(timeout=120) for _ in range(2)]
+    finally:
+        executor.shutdown()
+    assert all(t and set(t) == {1} for t in threads), threads
