@@ -441,6 +441,8 @@ def longer_training(pts: dict, long: dict) -> list:
     anil_gain = paired(pts.get("kao-anil", {}), pts.get("kao-maml", {}), acc(3))["mean"]
     lma, lan = (long.get(n, {}).get(0) for n in ("kao-maml", "kao-anil"))
     rows = [
+        ("(a)", "random-head FO-MAML accuracy (%), 3 test steps", mean("kao-fo-random", acc(3)),
+         seed0("kao-fo-random", acc(3)), False),
         ("(h)", "ANIL − MAML, 3 test steps", anil_gain,
          None if not (lma and lan) else acc(3)(lan) - acc(3)(lma), True),
         ("(h)", "MAML accuracy (%), 3 test steps", mean("kao-maml", acc(3)),
