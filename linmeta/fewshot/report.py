@@ -458,6 +458,23 @@ def longer_training(pts: dict, long: dict) -> list:
         ("(k)", "NIL − ANIL", mean("kao-anil", nil_gain), seed0("kao-anil", nil_gain), True),
     ]
     out += [f"| {c} | {m} | {_pts(a, sg)} | {_pts(b, sg)} |" for c, m, a, b, sg in rows]
+    said = []
+    h_long, i_long = rows[1][3], rows[5][3]
+    if h_long is not None and np.isfinite(anil_gain):
+        side = "inside" if abs(h_long) < 0.02 else "outside"
+        said.append(f"ANIL − MAML goes from {_pts(anil_gain)} to {_pts(h_long)} points, {side} "
+                    "the ±2-point band of claim (h)")
+    if i_long is not None and np.isfinite(rows[5][2]):
+        side = "under" if i_long < 0.03 else "over"
+        said.append(f"the drop with the body frozen from {_pts(rows[5][2])} to "
+                    f"{_pts(i_long)}, {side} the 3 points of claim (i)")
+    if lrd and lrd.get("test_zeroed"):
+        gains = [zeroed_gain(c) for c in lrd["test_zeroed"]]
+        trend = "stays negative" if max(gains) < 0 else "turns positive at some checkpoint"
+        said.append(f"test-time zeroing (e) {trend} through step "
+                    f"{lrd['test_zeroed'][-1]['step']} ({_pts(gains[-1])} at the end)")
+    if said:
+        out += ["", "With 4× the training: " + "; ".join(said) + "."]
     for name in ("kao-maml", "kao-fo-random"):
         def share(d):
             return d["diagnosis"][-1]["body_share"]
