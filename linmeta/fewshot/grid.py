@@ -124,11 +124,13 @@ QUICK = Tier(
     test_tasks=200, probe_tasks=20, timing_repeats=3, headline_seeds=3, other_seeds=2,
 )
 #: The protocol trained 4× longer, for the claims whose verdict may depend on the training
-#: length (Kao22's (e) "late in training"; Raghu20's (h), (i) at a more trained body), one seed.
+#: length (Kao22's (a), (e) "late in training"; Raghu20's (h), (i), (k) at a more trained
+#: body, under both block orders), one seed.
 LONG = Tier(
     "long",
     dataclasses.replace(PROTOCOL.base, steps=8000, eval_every=500, ckpt_every=2000),
-    headline_seeds=1, other_seeds=1, only=("kao-fo-random", "kao-maml", "kao-anil"),
+    headline_seeds=1, other_seeds=1,
+    only=("kao-fo-random", "kao-maml", "kao-anil", "kao-fo-zeroing", "finn-maml", "finn-anil"),
 )
 TIERS = {"protocol": PROTOCOL, "quick": QUICK, "long": LONG}
 

@@ -170,14 +170,16 @@ def test_readings_quote_the_point_files(tiny_points):
 def test_the_long_tier_is_three_settings_and_its_section_appears_only_with_its_points(
         tiny_points):
     long_tier = grid.TIERS["long"]
-    assert [s.name for s in grid.settings(long_tier)] == ["kao-fo-random", "kao-maml", "kao-anil"]
-    assert len(grid.points(long_tier)) == 3 and long_tier.base.steps == 8000
+    assert {s.name for s in grid.settings(long_tier)} == {"kao-fo-random", "kao-maml", "kao-anil",
+                                                          "kao-fo-zeroing", "finn-maml",
+                                                          "finn-anil"}
+    assert len(grid.points(long_tier)) == 6 and long_tier.base.steps == 8000
     res, _ = tiny_points
     pts = report.load_points(res)
     assert "## Longer training" not in report.render(pts, "figs")
     one = pts["kao-fo-random"][0]
     md = report.render(pts, "figs", long={"kao-fo-random": {0: one}})
-    assert "## Longer training" in md and "1/3 points done" in md
+    assert "## Longer training" in md and "1/6 points done" in md
     rows = [line for line in md.splitlines() if line.startswith("| (e) | zeroed")]
     assert len(rows) == len(one["test_zeroed"])
     last = one["test_zeroed"][-1]
