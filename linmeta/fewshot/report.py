@@ -409,8 +409,9 @@ def longer_training(pts: dict, long: dict) -> list:
     steps = TIERS["long"].base.steps
     out = ["", f"## Longer training ({steps} steps, one seed)", "",
            f"The `long` tier (`scripts/fewshot_all.py --long`, {done}/{total} points done): the "
-           f"protocol trained {steps // TIERS['protocol'].base.steps}× longer, seed 0 of three "
-           "settings, to see whether a verdict above moves with training. One seed gives no "
+           f"protocol trained {steps // TIERS['protocol'].base.steps}× longer, seed 0 of "
+           f"{len(settings(TIERS['long']))} settings, to see whether a verdict above moves with "
+           "training. One seed gives no "
            "interval: read these as a direction, against the protocol's mean over its seeds.",
            "", f"| claim | measure (percentage points) | 2000 steps (protocol, mean) | {steps} "
                "steps (seed 0) |", "|---|---|---|---|"]
@@ -438,36 +439,57 @@ def longer_training(pts: dict, long: dict) -> list:
     def nil_gain(d):
         return d["nil"]["acc"] - acc(3)(d)
 
-    anil_gain = paired(pts.get("kao-anil", {}), pts.get("kao-maml", {}), acc(3))["mean"]
-    lma, lan = (long.get(n, {}).get(0) for n in ("kao-maml", "kao-anil"))
-    rows = [
+    def long_diff(a_name, b_name):
+        a_, b_ = long.get(a_name, {}).get(0), long.get(b_name, {}).get(0)
+        return None if not (a_ and b_) else acc(3)(a_) - acc(3)(b_)
+
+    def protocol_diff(a_name, b_name):
+        return paired(pts.get(a_name, {}), pts.get(b_name, {}), acc(3))["mean"]
+
+    rows = [  # (claim, measure, protocol, long, signed)
+        ("(a)", "zeroing − random head, 3 test steps",
+         protocol_diff("kao-fo-zeroing", "kao-fo-random"),
+         long_diff("kao-fo-zeroing", "kao-fo-random"), True),
         ("(a)", "random-head FO-MAML accuracy (%), 3 test steps", mean("kao-fo-random", acc(3)),
          seed0("kao-fo-random", acc(3)), False),
-        ("(h)", "ANIL − MAML, 3 test steps", anil_gain,
-         None if not (lma and lan) else acc(3)(lan) - acc(3)(lma), True),
-        ("(h)", "MAML accuracy (%), 3 test steps", mean("kao-maml", acc(3)),
-         seed0("kao-maml", acc(3)), False),
-        ("(h)", "ANIL accuracy (%), 3 test steps", mean("kao-anil", acc(3)),
-         seed0("kao-anil", acc(3)), False),
-        ("(h)", "NIL on MAML's features (%)", mean("kao-maml", lambda d: d["nil"]["acc"]),
-         seed0("kao-maml", lambda d: d["nil"]["acc"]), False),
-        ("(i)", "drop with blocks 1–4 frozen, 3 test steps", mean("kao-maml", drop("3")),
-         seed0("kao-maml", drop("3")), True),
-        ("(i)", "the same, 10 test steps", mean("kao-maml", drop("10")),
-         seed0("kao-maml", drop("10")), True),
-        ("(k)", "NIL − ANIL", mean("kao-anil", nil_gain), seed0("kao-anil", nil_gain), True),
     ]
+    verdicts = {}
+    for order in ("kao", "finn"):
+        ma, an = f"{order}-maml", f"{order}-anil"
+        h = (protocol_diff(an, ma), long_diff(an, ma))
+        i = (mean(ma, drop("3")), seed0(ma, drop("3")))
+        verdicts[order] = (h, i)
+        rows += [
+            ("(h)", f"{order}: ANIL − MAML, 3 test steps", *h, True),
+            ("(h)", f"{order}: MAML accuracy (%), 3 test steps", mean(ma, acc(3)),
+             seed0(ma, acc(3)), False),
+            ("(h)", f"{order}: ANIL accuracy (%), 3 test steps", mean(an, acc(3)),
+             seed0(an, acc(3)), False),
+            ("(h)", f"{order}: NIL on MAML's features (%)", mean(ma, lambda d: d["nil"]["acc"]),
+             seed0(ma, lambda d: d["nil"]["acc"]), False),
+            ("(i)", f"{order}: drop with blocks 1–4 frozen, 3 test steps", *i, True),
+            ("(i)", f"{order}: the same, 10 test steps", mean(ma, drop("10")),
+             seed0(ma, drop("10")), True),
+            ("(k)", f"{order}: NIL − ANIL", mean(an, nil_gain), seed0(an, nil_gain), True),
+        ]
     out += [f"| {c} | {m} | {_pts(a, sg)} | {_pts(b, sg)} |" for c, m, a, b, sg in rows]
+    for name in ("kao-maml", "finn-maml", "kao-fo-random"):
+        def share(d):
+            return d["diagnosis"][-1]["body_share"]
+
+        a, b = mean(name, share), seed0(name, share)
+        out.append(f"| diagnosis | body share of the inner-loop change, {name} (a fraction) | "
+                   f"{a:.2f} | {'–' if b is None else f'{b:.2f}'} |")
     said = []
-    h_long, i_long = rows[1][3], rows[5][3]
-    if h_long is not None and np.isfinite(anil_gain):
-        side = "inside" if abs(h_long) < 0.02 else "outside"
-        said.append(f"ANIL − MAML goes from {_pts(anil_gain)} to {_pts(h_long)} points, {side} "
-                    "the ±2-point band of claim (h)")
-    if i_long is not None and np.isfinite(rows[5][2]):
-        side = "under" if i_long < 0.03 else "over"
-        said.append(f"the drop with the body frozen from {_pts(rows[5][2])} to "
-                    f"{_pts(i_long)}, {side} the 3 points of claim (i)")
+    for order, ((h0, h1), (i0, i1)) in verdicts.items():
+        if h1 is not None and np.isfinite(h0):
+            side = "inside" if abs(h1) < 0.02 else "outside"
+            said.append(f"{order}: ANIL − MAML goes from {_pts(h0)} to {_pts(h1)} points, "
+                        f"{side} the ±2-point band of claim (h)")
+        if i1 is not None and np.isfinite(i0):
+            side = "under" if i1 < 0.03 else "over"
+            said.append(f"{order}: the drop with the body frozen from {_pts(i0)} to "
+                        f"{_pts(i1)}, {side} the 3 points of claim (i)")
     if lrd and lrd.get("test_zeroed"):
         gains = [zeroed_gain(c) for c in lrd["test_zeroed"]]
         trend = "stays negative" if max(gains) < 0 else "turns positive at some checkpoint"
@@ -475,13 +497,6 @@ def longer_training(pts: dict, long: dict) -> list:
                     f"{lrd['test_zeroed'][-1]['step']} ({_pts(gains[-1])} at the end)")
     if said:
         out += ["", "With 4× the training: " + "; ".join(said) + "."]
-    for name in ("kao-maml", "kao-fo-random"):
-        def share(d):
-            return d["diagnosis"][-1]["body_share"]
-
-        a, b = mean(name, share), seed0(name, share)
-        out.append(f"| diagnosis | body share of the inner-loop change, {name} (a fraction) | "
-                   f"{a:.2f} | {'–' if b is None else f'{b:.2f}'} |")
     return out
 
 
