@@ -114,6 +114,22 @@ def last(key: str):
     return lambda d: d[key][-1]
 
 
+def zeroed_gain(col: dict, steps: int = 1) -> float:
+    """Accuracy with the head zeroed at test time minus as trained, at one ``test_zeroed``
+    checkpoint."""
+    return col["zeroed"][str(steps)]["acc"] - col["model"][str(steps)]["acc"]
+
+
+def freeze_drop(steps: int):
+    """Accuracy with no block frozen minus with blocks 1–4 frozen, at ``steps`` test steps."""
+    return lambda d: d["freeze"][str(steps)]["0"]["acc"] - d["freeze"][str(steps)]["4"]["acc"]
+
+
+def nil_gain(d: dict) -> float:
+    """NIL's accuracy minus the model's at 3 test steps."""
+    return d["nil"]["acc"] - acc(3)(d)
+
+
 def _diag(pts: dict, names) -> str:
     """The measured diagnosis of the given settings at their last checkpoint."""
     parts = []
@@ -166,8 +182,7 @@ def readings(pts: dict) -> dict:
     rd, trend = g("kao-fo-random", {}), []
     if rd:
         cols = zip(*(d["test_zeroed"] for d in rd.values()), strict=False)
-        trend = [(col[0]["step"], interval(f["zeroed"]["1"]["acc"] - f["model"]["1"]["acc"]
-                                           for f in col)) for col in cols]
+        trend = [(col[0]["step"], interval(zeroed_gain(f) for f in col)) for col in cols]
     if rd and trend:
         out["e"] = (f"the random-head model adapts mostly through its body (body share "
                     f"{body['kao-fo-random']:.2f}); zeroing its head at test time turns off the "
@@ -262,14 +277,13 @@ def claims(pts: dict) -> list:
         verdict=both(direction(d1), direction(d3)), diagnosis=_diag(pts, ["kao-so-zeroing"])))
 
     def tz(steps):
-        return lambda d: (d["test_zeroed"][-1]["zeroed"][str(steps)]["acc"]
-                          - d["test_zeroed"][-1]["model"][str(steps)]["acc"])
+        return lambda d: zeroed_gain(d["test_zeroed"][-1], steps)
 
     e1, e3 = interval(tz(1)(d) for d in rd.values()), interval(tz(3)(d) for d in rd.values())
     early = ""
     if rd:
         first = [d["test_zeroed"][0] for d in rd.values()]
-        ev = interval(f["zeroed"]["3"]["acc"] - f["model"]["3"]["acc"] for f in first)
+        ev = interval(zeroed_gain(f, 3) for f in first)
         early = f"; at step {first[0]['step']}: {pct(ev, True)}"
     rows.append(dict(
         id="e", claim="Kao22: zeroing the head only at test time helps a random-head model",
@@ -318,10 +332,8 @@ def claims(pts: dict) -> list:
                             f"{pct(interval(acc(3)(d) for d in ma.values()))})")
                 verd.append(within(iv, 0.02))
             elif cid == "i":
-                iv = interval(d["freeze"]["3"]["0"]["acc"] - d["freeze"]["3"]["4"]["acc"]
-                              for d in ma.values())
-                iv10 = interval(d["freeze"]["10"]["0"]["acc"] - d["freeze"]["10"]["4"]["acc"]
-                                for d in ma.values())
+                iv = interval(freeze_drop(3)(d) for d in ma.values())
+                iv10 = interval(freeze_drop(10)(d) for d in ma.values())
                 meas.append(f"{order}: drop {pct(iv)} points at 3 test steps, {pct(iv10)} "
                             "at 10")
                 verd.append(HOLDS if iv["n"] > 1 and iv["hi"] < 0.03 else
@@ -343,7 +355,7 @@ def claims(pts: dict) -> list:
                     min(ivs[k]["hi"] for k in body) < 0.9
                 verd.append(HOLDS if ok else FAILS if bad else OPEN)
             elif cid == "k":
-                iv = interval(d["nil"]["acc"] - acc(3)(d) for d in an.values())
+                iv = interval(nil_gain(d) for d in an.values())
                 meas.append(f"{order}: NIL − ANIL {pct(iv, True)} points")
                 verd.append(within(iv, 0.02))
             else:
@@ -423,21 +435,12 @@ def longer_training(pts: dict, long: dict) -> list:
         d = long.get(setting, {}).get(0)
         return None if d is None else _get(get, d)
 
-    def zeroed_gain(col):
-        return col["zeroed"]["1"]["acc"] - col["model"]["1"]["acc"]
-
     lrd = long.get("kao-fo-random", {}).get(0)
     protocol_e = mean("kao-fo-random", lambda d: zeroed_gain(d["test_zeroed"][-1]))
     for col in (lrd or {}).get("test_zeroed", []):
         here = _pts(protocol_e) if col["step"] == TIERS["protocol"].base.steps else ""
         out.append(f"| (e) | zeroed − as trained, 1 test step, checkpoint {col['step']} | {here} "
                    f"| {_pts(zeroed_gain(col))} |")
-
-    def drop(steps_):
-        return lambda d: d["freeze"][steps_]["0"]["acc"] - d["freeze"][steps_]["4"]["acc"]
-
-    def nil_gain(d):
-        return d["nil"]["acc"] - acc(3)(d)
 
     def long_diff(a_name, b_name):
         a_, b_ = long.get(a_name, {}).get(0), long.get(b_name, {}).get(0)
@@ -457,7 +460,7 @@ def longer_training(pts: dict, long: dict) -> list:
     for order in ("kao", "finn"):
         ma, an = f"{order}-maml", f"{order}-anil"
         h = (protocol_diff(an, ma), long_diff(an, ma))
-        i = (mean(ma, drop("3")), seed0(ma, drop("3")))
+        i = (mean(ma, freeze_drop(3)), seed0(ma, freeze_drop(3)))
         verdicts[order] = (h, i)
         rows += [
             ("(h)", f"{order}: ANIL − MAML, 3 test steps", *h, True),
@@ -468,8 +471,8 @@ def longer_training(pts: dict, long: dict) -> list:
             ("(h)", f"{order}: NIL on MAML's features (%)", mean(ma, lambda d: d["nil"]["acc"]),
              seed0(ma, lambda d: d["nil"]["acc"]), False),
             ("(i)", f"{order}: drop with blocks 1–4 frozen, 3 test steps", *i, True),
-            ("(i)", f"{order}: the same, 10 test steps", mean(ma, drop("10")),
-             seed0(ma, drop("10")), True),
+            ("(i)", f"{order}: the same, 10 test steps", mean(ma, freeze_drop(10)),
+             seed0(ma, freeze_drop(10)), True),
             ("(k)", f"{order}: NIL − ANIL", mean(an, nil_gain), seed0(an, nil_gain), True),
         ]
     out += [f"| {c} | {m} | {_pts(a, sg)} | {_pts(b, sg)} |" for c, m, a, b, sg in rows]
