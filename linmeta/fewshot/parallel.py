@@ -15,18 +15,24 @@ previous setting is restored after it.
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from linmeta.backend import array_module
 
 from .meta import InnerSpec, meta_gradient
 from .network import tree_map
 
-#: The BLAS libraries loaded in this process (inspected once; limits are set per region).
-_BLAS = ThreadpoolController()
+
+@functools.cache
+def _blas():
+    """The BLAS libraries loaded in this process, inspected once, at the first threaded step
+    (not at import: the command line starts without it)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 CACHE_BYTES = 4 << 20  # the activation of one chunk's widest layer should stay in cache
@@ -82,7 +88,7 @@ def meta_gradient_threads(net, params, batch, spec: InnerSpec, *, workers: int =
     if workers == 1:
         results = [run(groups[0])]
     else:
-        with _BLAS.limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as ex:
+        with _blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as ex:
             results = list(ex.map(run, groups))
     grads = results[0][0]
     info = dict(results[0][1])
