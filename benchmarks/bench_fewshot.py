@@ -43,19 +43,20 @@ def make_batch(rng, t, n_way, k, q, size, c_in):
 # ---------------------------------------------------------------------------- linmeta
 
 
-def _net(channels, n_way, size, c_in, order="finn"):
+def _net(channels, n_way, size, c_in, order="finn", downsample="pool"):
     from linmeta.fewshot.network import conv4
 
-    return conv4(n_way, channels, size, c_in, block_order=order)
+    return conv4(n_way, channels, size, c_in, block_order=order, downsample=downsample)
 
 
-def _linmeta_params(channels, n_way, size, c_in, dtype="float32", order="finn"):
+def _linmeta_params(channels, n_way, size, c_in, dtype="float32", order="finn",
+                    downsample="pool"):
     import numpy as np
 
     from linmeta.fewshot.network import init_params
 
-    params = init_params(_net(channels, n_way, size, c_in, order), np.random.default_rng(0),
-                         dtype=np.dtype(dtype))
+    params = init_params(_net(channels, n_way, size, c_in, order, downsample),
+                         np.random.default_rng(0), dtype=np.dtype(dtype))
     rng = np.random.default_rng(1)  # nonzero biases, so that a missing one shows in --check
     for d in params.values():
         if "b" in d:
@@ -64,12 +65,12 @@ def _linmeta_params(channels, n_way, size, c_in, dtype="float32", order="finn"):
 
 
 def linmeta_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32",
-                 workers=1, order="finn"):
+                 workers=1, order="finn", downsample="pool"):
     from linmeta.fewshot.meta import InnerSpec
     from linmeta.fewshot.parallel import meta_gradient_threads
 
-    net = _net(channels, n_way, size, c_in, order)
-    params = _linmeta_params(channels, n_way, size, c_in, dtype, order)
+    net = _net(channels, n_way, size, c_in, order, downsample)
+    params = _linmeta_params(channels, n_way, size, c_in, dtype, order, downsample)
     spec = InnerSpec.named(algorithm, lr=inner_lr, steps=steps)
 
     def step(batch):
@@ -82,11 +83,11 @@ def linmeta_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype=
 
 
 def torch_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32",
-               order="finn"):
+               order="finn", downsample="pool"):
     import torch
     import torch.nn.functional as F
 
-    lm = _linmeta_params(channels, n_way, size, c_in, dtype, order)  # the same point as linmeta
+    lm = _linmeta_params(channels, n_way, size, c_in, dtype, order, downsample)  # same point
     params = {}
     for i in range(4):
         params[f"w{i}"] = torch.tensor(lm[f"conv{i + 1}"]["w"].transpose(3, 2, 0, 1).copy())
@@ -110,6 +111,10 @@ def torch_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="f
 
     def body(p, x):
         for i in range(4):
+            if downsample == "stride":  # Kao22's Omniglot net: conv(stride 2) → ReLU → BN
+                x = F.conv2d(x, p[f"w{i}"], p.get(f"cb{i}"), stride=1 if i == 3 else 2)
+                x = bn(p, F.relu(x), i)
+                continue
             x = F.conv2d(x, p[f"w{i}"], p.get(f"cb{i}"), padding=1)
             if order == "finn":  # conv → BN → ReLU → pool (Finn17)
                 x = F.max_pool2d(F.relu(bn(p, x, i)), 2)
@@ -196,7 +201,7 @@ def _time_side(side, args, alg):
 
     cmd = [sys.executable, __file__, "--side", side, "--algorithms", alg]
     for k in ("threads", "meta_batch", "n_way", "k_shot", "n_query", "channels", "image_size",
-              "in_channels", "inner_steps", "inner_lr", "repeats", "block_order"):
+              "in_channels", "inner_steps", "inner_lr", "repeats", "block_order", "downsample"):
         cmd += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     vals = [float(v) for v in out.strip().splitlines()[-1].split()]
@@ -294,6 +299,12 @@ def gpu_table(args) -> None:
         print(f"| {alg} | {1 / t_cpu:.2f} | {1 / t_gpu:.2f} | {t_cpu / t_gpu:.1f}× |", flush=True)
 
 
+KAO_TIER = dict(meta_batch=32, n_way=5, k_shot=1, n_query=15, channels=64, image_size=28,
+                in_channels=1, inner_steps=2, inner_lr=0.4, block_order="kao",
+                downsample="stride", algorithms="fo_maml,maml")
+"""The kao-omniglot tier of the claims grid (Kao22's Omniglot script): 28 px, Conv-4 with 64
+channels and stride-2 convs, meta-batch 32, 5-way 1-shot, 15 queries per class, 2 inner steps."""
+
 PROTOCOL = dict(meta_batch=8, n_way=5, k_shot=1, n_query=5, channels=32, image_size=28,
                 in_channels=1, inner_steps=1, inner_lr=0.4)
 """The protocol tier of the claims grid: 28 px, Conv-4 with 32 channels, meta-batch 8, 5-way
@@ -308,7 +319,8 @@ or run linmeta alone with --skip-torch."""
 def table(args, rows: list) -> None:
     """Time every algorithm of ``args`` on both sides; print a Markdown table; append rows."""
     peak = gemm_peak(args.threads)
-    print(f"# block order {args.block_order}, threads={args.threads}; {args.n_way}-way "
+    print(f"# block order {args.block_order}, {args.downsample}, threads={args.threads}; "
+          f"{args.n_way}-way "
           f"{args.k_shot}-shot, {args.n_query} queries/class, meta-batch {args.meta_batch}, "
           f"{args.image_size}x{args.image_size}x{args.in_channels}, {args.channels} channels, "
           f"{args.inner_steps} inner step(s); float32 GEMM peak {peak:.0f} GFLOP/s")
@@ -325,7 +337,8 @@ def table(args, rows: list) -> None:
         print(f"| {alg} | {t_lm:.3f} | {'-' if t_pt is None else f'{t_pt:.3f}'} | "
               f"{'-' if ratio is None else f'{ratio:.2f}'} | {gf:.0f} | {gf / peak:.0%} |",
               flush=True)
-        rows.append(dict(algorithm=alg, block_order=args.block_order, threads=args.threads,
+        rows.append(dict(algorithm=alg, block_order=args.block_order,
+                         downsample=args.downsample, threads=args.threads,
                          linmeta_s=t_lm, torch_s=t_pt, ratio=ratio, gflops=gf,
                          gemm_flop=flops, gemm_peak_gflops=peak))
     print(f"# load average after timing: {_load()}")
@@ -345,10 +358,16 @@ def main(argv=None):
     ap.add_argument("--inner-lr", type=float, default=0.4)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--block-order", choices=["finn", "kao"], default="finn")
+    ap.add_argument("--downsample", choices=["pool", "stride"], default="pool",
+                    help="stride: Kao22's stride-2 Omniglot net (needs --block-order kao)")
     ap.add_argument("--algorithms", default="fo_maml,fo_anil,anil,maml")
     ap.add_argument("--protocol", action="store_true",
                     help="the claims grid's tier (28 px, 32 channels, meta-batch 8, 5 queries), "
                          "both block orders, 1 and 2 threads")
+    ap.add_argument("--kao-tier", action="store_true",
+                    help="the claims grid's kao-omniglot tier (Kao22's Omniglot script: stride "
+                         "net, 64 channels, meta-batch 32, 15 queries, 2 inner steps), FO-MAML "
+                         "and MAML, 1 and 2 threads")
     ap.add_argument("--json", metavar="FILE",
                     help="also write per algorithm linmeta_s, torch_s, ratio, gflops to FILE")
     ap.add_argument("--skip-torch", action="store_true")
@@ -358,9 +377,12 @@ def main(argv=None):
                     help="CuPy against the CPU instead of PyTorch (prints how, without a GPU)")
     ap.add_argument("--side", choices=["linmeta", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.protocol:
-        for k, v in PROTOCOL.items():
-            setattr(args, k, v)
+    if args.protocol and args.kao_tier:
+        raise SystemExit("bench_fewshot: give --protocol or --kao-tier, not both")
+    for flag, preset in ((args.protocol, PROTOCOL), (args.kao_tier, KAO_TIER)):
+        if flag:
+            for k, v in preset.items():
+                setattr(args, k, v)
     _set_threads(args.threads)
     if args.gpu:
         gpu_table(args)
@@ -375,11 +397,13 @@ def main(argv=None):
             import torch
 
             torch.set_num_threads(args.threads)
-            fn = torch_step(args.algorithms, *kw, order=args.block_order)
+            fn = torch_step(args.algorithms, *kw, order=args.block_order,
+                            downsample=args.downsample)
             print(time_it(fn, _batch(args), args.repeats))
             return
         # T worker threads over the tasks, one BLAS thread each
-        fn = linmeta_step(args.algorithms, *kw, workers=args.threads, order=args.block_order)
+        fn = linmeta_step(args.algorithms, *kw, workers=args.threads, order=args.block_order,
+                          downsample=args.downsample)
         flops = count_gemm_flops(fn, _batch(args))
         print(time_it(fn, _batch(args), args.repeats), flops)
         return
@@ -399,14 +423,16 @@ def main(argv=None):
         small = argparse.Namespace(**{**vars(args), "meta_batch": min(4, args.meta_batch)})
         for order in (("finn", "kao") if args.protocol else (args.block_order,)):
             for alg in args.algorithms.split(","):
-                err = check(linmeta_step(alg, *kw, dtype="float64", order=order),
-                            torch_step(alg, *kw, dtype="float64", order=order),
+                ds = args.downsample
+                err = check(linmeta_step(alg, *kw, dtype="float64", order=order, downsample=ds),
+                            torch_step(alg, *kw, dtype="float64", order=order, downsample=ds),
                             _batch(small, "float64"))
                 print(f"# check {alg} ({order}): max relative difference of the meta-gradients "
                       f"in float64 (meta-batch {small.meta_batch}): {err:.1e}")
         torch.set_default_dtype(torch.float32)
     rows: list = []
     settings = ([(o, t) for o in ("finn", "kao") for t in (1, 2)] if args.protocol
+                else [("kao", t) for t in (1, 2)] if args.kao_tier
                 else [(args.block_order, args.threads)])
     for order, threads in settings:
         args.block_order, args.threads = order, threads
@@ -418,7 +444,7 @@ def main(argv=None):
             json.dump(dict(machine=platform.processor() or platform.machine(),
                            cpus=os.cpu_count(), date=time.strftime("%Y-%m-%d %H:%M"),
                            numpy=np.__version__, torch=tv, tier=PROTOCOL if args.protocol
-                           else None, rows=rows), fh, indent=2)
+                           else KAO_TIER if args.kao_tier else None, rows=rows), fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,19 @@
 
     python scripts/fewshot_all.py                 # the protocol tier -> results/fewshot/
     python scripts/fewshot_all.py --jobs 2        # two points at a time (2 cores)
+    python scripts/fewshot_all.py --tier kao-omniglot --jobs 2
+                                                  # Kao22's Omniglot setting
+                                                  # -> results/fewshot_kao_omniglot/
     python scripts/fewshot_all.py --quick         # the 16 px tier -> runs/fewshot_quick/ only
     python scripts/fewshot_all.py --list          # the grid and what is done
+    python scripts/fewshot_all.py --executor dask --scheduler tcp://HOST:8786
+                                                  # the points as tasks of a Dask cluster
 
 A rerun skips finished points; an interrupted point resumes from its last checkpoint (kept in
-``--work``, outside git). Progress and an estimate of the time left go to stderr. When the grid
-(or what was asked of it) is done, ``scripts/fewshot_report.py`` rebuilds the report and figures
+``--work``, outside git). Progress and an estimate of the time left go to stderr. The points run
+on linmeta's executors (``linmeta.executors``, as ``linmeta sweep``): local processes with one
+BLAS thread each, or a Dask cluster whose workers see the same file system. When the grid (or
+what was asked of it) is done, ``scripts/fewshot_report.py`` rebuilds the report and figures
 from the point files alone.
 """
 
@@ -15,43 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
+
+from linmeta.executors import EXECUTORS, ExecutorError
+from linmeta.fewshot import grid
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = {"protocol": (ROOT / "results" / "fewshot", ROOT / "runs" / "fewshot_grid"),
             "quick": (ROOT / "runs" / "fewshot_quick" / "results",
                       ROOT / "runs" / "fewshot_quick" / "work"),
-            "long": (ROOT / "results" / "fewshot_long", ROOT / "runs" / "fewshot_long")}
-
-
-def _progress_file(work: Path, name: str, seed: int) -> Path:
-    return Path(work) / name / f"seed{seed}.progress"
-
-
-def _child(name: str, seed: int, tier_name: str, results: str, work: str) -> str:
-    """Run one point in a worker process; return its name (or raise)."""
-    from linmeta.fewshot import grid
-
-    tier = grid.TIERS[tier_name]
-    setting = next(s for s in grid.settings(tier) if s.name == name)
-    pf = _progress_file(Path(work), name, seed)
-    pf.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-
-    def progress(_name, _seed, step, steps):
-        if step % 10 == 0 or step == steps:
-            tmp = pf.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"step": step, "steps": steps, "t": time.time() - t0}))
-            os.replace(tmp, pf)
-
-    doc = grid.run_point(setting, seed, tier, Path(results), Path(work), progress=progress)
-    pf.unlink(missing_ok=True)
-    return "busy" if doc is None else "done"
+            "long": (ROOT / "results" / "fewshot_long", ROOT / "runs" / "fewshot_long"),
+            "kao-omniglot": (ROOT / "results" / "fewshot_kao_omniglot",
+                             ROOT / "runs" / "fewshot_kao_omniglot")}
 
 
 def _fmt_s(s: float) -> str:
@@ -59,7 +44,7 @@ def _fmt_s(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def _estimate(grid, tier, todo, running, results, work, jobs) -> float:
+def _estimate(tier, todo, running, results, work, jobs) -> float:
     """Seconds left: finished points' measured durations per setting (else the mean of all
     finished points, else a guess), the running points' remaining fraction, over ``jobs``."""
     durations: dict = {}
@@ -81,7 +66,7 @@ def _estimate(grid, tier, todo, running, results, work, jobs) -> float:
     for s, k in running:
         frac = 0.0
         try:
-            p = json.loads(_progress_file(work, s.name, k).read_text())
+            p = json.loads(grid.progress_path(work, s.name, k).read_text())
             frac = p["step"] / max(p["steps"], 1)
         except (OSError, ValueError, KeyError):
             pass
@@ -91,12 +76,20 @@ def _estimate(grid, tier, todo, running, results, work, jobs) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tier", choices=sorted(DEFAULTS), default=None,
+                    help="which grid: protocol (default), quick, long, or kao-omniglot (Kao22's "
+                         "own Omniglot setting -> results/fewshot_kao_omniglot/)")
     ap.add_argument("--quick", action="store_true",
-                    help="the 16 px tier; writes only under runs/fewshot_quick/")
+                    help="the 16 px tier (--tier quick); writes only under runs/fewshot_quick/")
     ap.add_argument("--long", action="store_true",
-                    help="the protocol trained 8000 steps, for claims (e), (h), (i); one seed "
-                         "of three settings -> results/fewshot_long/")
+                    help="the protocol trained 8000 steps (--tier long), for claims (e), (h), "
+                         "(i); one seed of six settings -> results/fewshot_long/")
     ap.add_argument("--jobs", type=int, default=1, help="points computed at a time (processes)")
+    ap.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
+                    help="where the points run: local processes, or a Dask cluster")
+    ap.add_argument("--scheduler", default=None,
+                    help="Dask scheduler address for --executor dask (default: a local cluster "
+                         "of --jobs workers)")
     ap.add_argument("--results", type=Path, help="point files (default: results/fewshot/)")
     ap.add_argument("--work", type=Path, help="run directories and checkpoints (not in git)")
     ap.add_argument("--only", nargs="*", default=None, metavar="SETTING",
@@ -107,12 +100,13 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
-    from linmeta.fewshot import grid
-
-    if args.quick and args.long:
-        print("Error: give --quick or --long, not both", file=sys.stderr)
+    chosen = [n for n, on in (("quick", args.quick), ("long", args.long)) if on]
+    if args.tier:
+        chosen.append(args.tier)
+    if len(set(chosen)) > 1:
+        print(f"Error: choose one tier, got {', '.join(chosen)}", file=sys.stderr)
         return 2
-    tier_name = "quick" if args.quick else "long" if args.long else "protocol"
+    tier_name = chosen[0] if chosen else "protocol"
     tier = grid.TIERS[tier_name]
     results = args.results or DEFAULTS[tier_name][0]
     work = args.work or DEFAULTS[tier_name][1]
@@ -147,20 +141,25 @@ def main(argv=None) -> int:
         f"{args.jobs} job(s); results in {results}, work in {work}")
     if not todo:
         return 0
-    # one BLAS thread per point process: points are the parallelism
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+    try:  # one BLAS thread per point process: points are the parallelism
+        ex = EXECUTORS[args.executor](args.jobs, args.scheduler)
+    except ExecutorError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 2
+    slots = getattr(ex, "workers", args.jobs)
     t_start = time.time()
     failures = 0
     pending = list(todo)
     running: dict = {}
     n_done = len(done)
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as ex:
+    interrupted = False
+    try:
         try:
             while pending or running:
-                while pending and len(running) < args.jobs:
+                while pending and len(running) < slots:
                     s, k = pending.pop(0)
-                    fut = ex.submit(_child, s.name, k, tier_name, str(results), str(work))
+                    fut = ex.submit(grid.run_named_point, tier_name, s.name, k, str(results),
+                                    str(work))
                     running[fut] = (s, k)
                 finished, _ = wait(list(running), timeout=20, return_when=FIRST_COMPLETED)
                 for fut in finished:
@@ -179,21 +178,20 @@ def main(argv=None) -> int:
                 parts = []
                 for s, k in running.values():
                     try:
-                        p = json.loads(_progress_file(work, s.name, k).read_text())
+                        p = json.loads(grid.progress_path(work, s.name, k).read_text())
                         parts.append(f"{s.name}/s{k} {p['step']}/{p['steps']}")
                     except (OSError, ValueError, KeyError):
                         parts.append(f"{s.name}/s{k} measuring or starting")
-                eta = _estimate(grid, tier, pending, list(running.values()), results, work,
-                                args.jobs)
+                eta = _estimate(tier, pending, list(running.values()), results, work, slots)
                 say(f"[{n_done}/{len(pts)} done, {_fmt_s(time.time() - t_start)} elapsed, "
                     f"~{_fmt_s(eta)} left] " + "; ".join(parts))
         except KeyboardInterrupt:
+            interrupted = True
             say("interrupted: finished points are kept; a rerun resumes the others from their "
                 "last checkpoints")
-            for fut in running:
-                fut.cancel()
-            ex.shutdown(wait=False, cancel_futures=True)
             return 130
+    finally:
+        ex.shutdown(wait=not interrupted, cancel_futures=interrupted)
     say(f"{n_done}/{len(pts)} points done in {_fmt_s(time.time() - t_start)}"
         + (f"; {failures} failed" if failures else ""))
     return 1 if failures else 0
