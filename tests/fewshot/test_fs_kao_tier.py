@@ -1,0 +1,143 @@
+"""The kao-omniglot tier: Kao22's Omniglot settings, and the test-time-zeroing measurement checked
+against a hand-made one (a checkpoint's head zeroed by hand, adapted and scored without the
+engine's inner loop, evaluation or zeroing code)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from linmeta.fewshot import grid
+from linmeta.fewshot.episodes import sample_episodes, stream
+from linmeta.fewshot.layers import accuracy
+from linmeta.fewshot.network import (
+    conv4,
+    forward,
+    head_index,
+    init_params,
+    loss_and_grad,
+    unflatten_tree,
+)
+from linmeta.fewshot.train import build
+
+KAO = grid.TIERS["kao-omniglot"]
+
+
+def test_tier_is_kao22s_omniglot_script():
+    """The values of Kao22's ``omniglot/train_main.py`` (argparse defaults and
+    ``utils.get_config``), written out here independently of the tier."""
+    c = KAO.base
+    assert (c.algorithm, c.n_way, c.k_shot, c.n_query, c.meta_batch, c.steps) == \
+        ("fo_maml", 5, 1, 15, 32, 3000)
+    assert (c.inner_lr, c.inner_steps, c.inner_steps_test, c.outer_lr) == (0.4, 2, 3, 1e-3)
+    assert (c.channels, c.block_order, c.downsample, c.image_size) == (64, "kao", "stride", 28)
+    assert KAO.test_tasks == 600 and 1 in KAO.test_steps and 3 in KAO.test_steps
+    assert c.ckpt_every == 500  # test-time zeroing scored every 500 steps
+    heads = {s.name: s for s in grid.settings(KAO)}
+    assert {n: s.seeds for n, s in heads.items()} == {
+        "omni-fo-random": 4, "omni-fo-zeroing": 4, "omni-fo-zeroinit": 3, "omni-fo-half": 3}
+    for name in ("omni-fo-random", "omni-fo-zeroinit", "omni-fo-half"):
+        assert "test_zeroed" in heads[name].measures
+    cfgs = {n: s.config(c, 0) for n, s in heads.items()}
+    assert cfgs["omni-fo-zeroing"].zeroing and cfgs["omni-fo-zeroinit"].head_init == "zero"
+    # --initvar multiplies a Kaiming head's weight: ×0.5 is half the random head's scale
+    assert cfgs["omni-fo-half"].head_scale == pytest.approx(0.5 * cfgs["omni-fo-random"].head_scale)
+
+
+def test_reference_head_has_kaiming_scale():
+    """PyTorch's ``kaiming_normal_`` on a (5, 64) weight: std √(2/64) (fan-in, gain √2)."""
+    net = conv4(5, 64, 28, 1, block_order="kao", downsample="stride")
+    hi = head_index(net)
+    assert dict(net[hi].opts)["f_in"] == 64  # 28 → 13 → 6 → 2 → 1 pixel, 64 channels
+    w = np.concatenate([init_params(net, np.random.default_rng(s), head_scale=grid.KAIMING,
+                                    dtype=np.float64)["head"]["w"].ravel() for s in range(200)])
+    # 64 000 draws: the sample sd is within 2% of the true one with overwhelming probability
+    assert w.std() == pytest.approx(np.sqrt(2 / 64), rel=0.02)
+
+
+TINY = dataclasses.replace(
+    KAO, name="tiny-kao",
+    base=dataclasses.replace(KAO.base, dataset="glyphs", n_classes=60, channels=6, meta_batch=2,
+                             n_query=3, steps=4, eval_every=2, ckpt_every=2, val_tasks=4),
+    test_tasks=12, probe_tasks=2)
+
+
+@pytest.fixture(scope="module")
+def random_point(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kao")
+    setting = next(s for s in grid.settings(TINY) if s.name == "omni-fo-random")
+    doc = grid.run_point(setting, 0, TINY, root / "results", root / "work")
+    return doc, setting.config(TINY.base, 0), root / "work" / setting.name / "seed0"
+
+
+def _checkpoint_params(path):
+    with np.load(path) as f:
+        return unflatten_tree({k: f[k] for k in f.files}, "params/")
+
+
+def _test_tasks(cfg, pool):
+    """The tier's test tasks, drawn as :func:`evaluate_predictor` draws them (one batch)."""
+    return sample_episodes(pool, stream(grid.TEST_SEED, "eval"), TINY.test_tasks, cfg.n_way,
+                           cfg.k_shot, cfg.n_query, dtype=np.float32)
+
+
+def _features(net, params, x):
+    """Penultimate features of one task's images ``x (N, ...)`` as one batch-norm batch."""
+    h, _ = forward(net, params, x[None], 0, head_index(net))
+    return np.asarray(h[0], dtype=np.float64)
+
+
+@pytest.mark.parametrize("step_index", [0, 1])
+def test_zeroed_one_step_equals_nearest_support_by_inner_product(random_point, step_index):
+    """With the head at 0, one inner step on a balanced support set moves only the head, to
+    ``w_k ∝ φ(s_k) − mean_j φ(s_j)`` with zero bias; so a query goes to the support class with the
+    largest ``φ(q)·φ(s_k)``. Scored by hand from the checkpoint file, it must give the accuracy
+    the tier recorded for that checkpoint with its head zeroed."""
+    doc, cfg, work = random_point
+    col = doc["test_zeroed"][step_index]
+    params = _checkpoint_params(work / "checkpoints" / f"step_{col['step']:07d}.npz")
+    params["head"] = {k: np.zeros_like(v) for k, v in params["head"].items()}  # by hand
+    net, data, _, _ = build(cfg)
+    ep = _test_tasks(cfg, data["test"])
+    hits = []
+    for i in range(TINY.test_tasks):
+        fs, fq = _features(net, params, ep.xs[i]), _features(net, params, ep.xq[i])
+        proto = np.stack([fs[ep.ys[i] == k].mean(0) for k in range(cfg.n_way)])
+        hits.append(np.argmax(fq @ proto.T, axis=1) == ep.yq[i])
+    by_hand = float(np.mean([h.mean() for h in hits]))
+    queries = cfg.n_way * cfg.n_query * TINY.test_tasks
+    assert abs(col["zeroed"]["1"]["acc"] - by_hand) <= 1.5 / queries
+
+
+def test_zeroed_three_steps_by_a_hand_written_sgd_loop(random_point):
+    """Three plain SGD steps on every parameter (no inner-loop code of the engine), from the last
+    checkpoint with its head zeroed by hand, score the accuracy the tier recorded."""
+    doc, cfg, work = random_point
+    col = doc["test_zeroed"][-1]
+    theta0 = _checkpoint_params(work / "checkpoints" / f"step_{col['step']:07d}.npz")
+    theta0["head"] = {k: np.zeros_like(v) for k, v in theta0["head"].items()}
+    net, data, _, _ = build(cfg)
+    ep = _test_tasks(cfg, data["test"])
+    accs = []
+    for i in range(TINY.test_tasks):
+        p = {n: dict(d) for n, d in theta0.items()}
+        for _ in range(3):
+            _, g, _ = loss_and_grad(net, p, ep.xs[i:i + 1], ep.ys[i:i + 1])
+            p = {n: {k: a - np.float32(cfg.inner_lr) * g[n][k] for k, a in d.items()}
+                 for n, d in p.items()}
+        z, _ = forward(net, p, ep.xq[i:i + 1])
+        accs.append(float(np.asarray(accuracy(z, ep.yq[i:i + 1]))[0]))
+    queries = cfg.n_way * cfg.n_query * TINY.test_tasks
+    assert abs(col["zeroed"]["3"]["acc"] - np.mean(accs)) <= 1.5 / queries
+    # and the head as trained is scored as well, at the same checkpoints
+    assert [c["step"] for c in doc["test_zeroed"]] == [2, 4]
+    assert json.dumps(col["model"])  # present and serialisable
+
+
+def test_zeroed_score_differs_from_the_trained_head(random_point):
+    """The two scores of a checkpoint are separate measurements: a random Kaiming head gives
+    different predictions than the zeroed one on at least one of the 12 tasks' queries."""
+    doc, _, _ = random_point
+    assert any(c["zeroed"][s]["acc"] != c["model"][s]["acc"]
+               for c in doc["test_zeroed"] for s in ("1", "3"))
