@@ -18,6 +18,7 @@ STREAMS: dict[str, tuple] = {
     "eval": (11,),  # validation and test tasks
     "probe": (23,),  # the grid's probe and timing meta-batches
     "cosine": (29,),  # the grid's feature-cosine classes
+    "cosine_probe": (31,),  # the cosine probe's task and its label permutations
 }
 
 

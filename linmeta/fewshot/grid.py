@@ -52,7 +52,7 @@ from .contrastive import coefficient_signs, identity_table
 from .episodes import sample_episodes, stream
 from .evaluate import evaluate, evaluate_predictor
 from .meta import InnerSpec, get_algorithm, inner_loop, zero_head
-from .network import forward, head_index, tree_float64
+from .network import KAIMING, forward, head_index, tree_float64
 from .parallel import meta_gradient_threads
 from .reuse import (
     conv_blocks,
@@ -133,14 +133,12 @@ LONG = Tier(
     headline_seeds=1, other_seeds=1,
     only=("kao-fo-random", "kao-maml", "kao-anil", "kao-fo-zeroing", "finn-maml", "finn-anil"),
 )
-#: Kaiming-normal std of a linear head, ``√(2/F)``, as a multiple of linmeta's ``√(1/F)``:
-#: Kao22's head (``kaiming_normal_`` with PyTorch's defaults), the reference head scale of the
-#: kao-omniglot tier; Kao22's ``--initvar s`` multiplies that head's weight and bias by ``s``.
-KAIMING = float(np.sqrt(2.0))
 #: Kao22's own Omniglot experiment (``omniglot/train_main.py`` of their code): 5-way 1-shot,
 #: 15 queries per class, meta-batch 32, 3000 outer steps of FO-MAML with 2 inner steps at 0.4
-#: (3 at test), Adam 1e-3, Conv-4 with 64 channels, stride-2 convs, conv → ReLU → BN. How it
-#: differs from Kao22's run is tabulated in ``docs/kao_omniglot.md``.
+#: (3 at test), Adam 1e-3, Conv-4 with 64 channels, stride-2 convs, conv → ReLU → BN. The
+#: reference head is Kaiming (:data:`~linmeta.fewshot.network.KAIMING`); Kao22's ``--initvar s``
+#: multiplies its weight and bias by ``s``. How the tier differs from Kao22's run is tabulated in
+#: ``docs/kao_omniglot.md``.
 KAO_OMNIGLOT = Tier(
     "kao-omniglot",
     TrainConfig(algorithm="fo_maml", dataset="omniglyphs", image_size=28, channels=64,

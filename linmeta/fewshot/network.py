@@ -40,6 +40,9 @@ Network = tuple  # tuple[Layer, ...]
 
 
 BLOCK_ORDERS = ("finn", "kao")
+#: Kaiming-normal std of a linear head, ``√(2/F)`` (PyTorch's ``kaiming_normal_`` defaults: fan-in,
+#: gain √2), as a multiple of the ``√(1/F)`` of :func:`init_params`: Kao22's head.
+KAIMING = float(np.sqrt(2.0))
 DOWNSAMPLES = ("pool", "stride")
 
 
@@ -53,6 +56,7 @@ def conv4(
     head_bias: bool = True,
     block_order: str = "finn",
     downsample: str = "pool",
+    bn_last: bool = True,
 ) -> Network:
     """Conv-4: ``blocks`` conv blocks of ``channels`` 3×3 filters, flatten, a linear head.
 
@@ -63,6 +67,10 @@ def conv4(
         The features end in ReLU, so they are non-negative.
     ``'kao'`` (Kao22's code): conv → ReLU → BN → maxpool2, the last block as conv → ReLU →
         maxpool2 → BN, so that the features end in a batch norm and are centred per task.
+
+    ``bn_last=False`` under ``'kao'`` with pooling keeps the last block as the others (conv →
+    ReLU → BN → maxpool2): Kao22's mini-ImageNet net of ``cos_sim_analysis/`` (their
+    ``mini_utils.get_config``), whose features are max-pooled, not centred.
 
     ``downsample='stride'`` is Kao22's Omniglot variant under ``'kao'``: no pooling, 3×3 convs of
     stride 2 without padding, and a last conv whose kernel covers what is left (28 → 13 → 6 → 2
@@ -111,7 +119,7 @@ def conv4(
         elif downsample == "stride":
             layers += [conv, relu, bn]
         else:
-            layers += [conv, relu, pool, bn] if last else [conv, relu, bn, pool]
+            layers += [conv, relu, pool, bn] if last and bn_last else [conv, relu, bn, pool]
         c_in = channels
     layers += [
         Layer("flatten", "flatten"),
