@@ -16,7 +16,17 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from linmeta.fewshot.report import interval, load_points, render
+from linmeta.fewshot.report import (
+    KAO22_OMNIGLOT,
+    freeze_drop,
+    interval,
+    load_criteria,
+    load_points,
+    load_probe,
+    nil_gain,
+    paired,
+    render,
+)
 from linmeta.io import atomic_savefig, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +35,17 @@ KAO_SETTINGS = [("kao-fo-random", "random head"), ("kao-fo-half", "×0.5 head"),
                 ("kao-fo-zeroinit", "zero init"), ("kao-fo-zeroing", "zeroing trick"),
                 ("kao-fo-zeroing-7", "zeroing, 7 inner steps"),
                 ("kao-so-zeroing", "zeroing, second order")]
+
+
+def _mean(pts, name, get) -> float:
+    """Mean over seeds (nan where the setting has no points)."""
+    return interval(get(d) for d in pts.get(name, {}).values())["mean"]
+
+
+def _p(v, signed=False) -> str:
+    if not np.isfinite(v):
+        return "–"
+    return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -49,8 +70,12 @@ def fig_kao(pts) -> Figure:
         lo = min((100 * iv["mean"] for iv in ivs), default=20)
         ax.set_ylim(max(0, lo - 15), 100)
     axes[0].set_ylabel("test accuracy (%)\nmean ± 95% t-interval over seeds")
-    fig.suptitle("Kao22 (a)–(d): zeroing ≥ zero init ≥ ×0.5 ≥ random; 1 ≈ 7 inner steps; "
-                 "SO > FO (FO-MAML, kao blocks)", fontsize=10)
+    def a3(name):
+        return _p(_mean(pts, name, lambda d: d["test"]["3"]["acc"]))
+
+    fig.suptitle(f"Protocol tier, kao blocks: the zeroing trick scores {a3('kao-fo-zeroing')}% "
+                 f"at 3 test steps; zero init {a3('kao-fo-zeroinit')}, ×0.5 {a3('kao-fo-half')}, "
+                 f"random {a3('kao-fo-random')}%", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -91,7 +116,11 @@ def fig_zeroing_curves(pts) -> Figure:
     ax2.set_xlabel("outer step of the random-head model's checkpoint")
     ax2.set_ylabel("accuracy with head zeroed at test\nminus as trained (points), mean ± sd")
     ax2.set_title("(e) zeroing the head at test time only", fontsize=9)
-    fig.suptitle("Kao22 (a), (e): the zeroing trick, in training and at test time only",
+    g = _mean(pts, "kao-fo-random",
+              lambda d: d["test_zeroed"][-1]["zeroed"]["1"]["acc"]
+              - d["test_zeroed"][-1]["model"]["1"]["acc"])
+    fig.suptitle(f"Protocol tier: the zeroing trick trains better, but zeroing a random head at "
+                 f"test time only changes its accuracy by {_p(g, True)} points (1 test step)",
                  fontsize=10)
     fig.tight_layout()
     return fig
@@ -117,8 +146,10 @@ def fig_contrastive_shares(pts) -> Figure:
     ax.set_xlabel("outer step (checkpoint)")
     ax.set_ylabel("different-class pairs with c(s, q) < 0 (%)\n(mean over seeds; dotted/"
                   "dashed lines offset by +0.4)")
-    ax.set_title("Kao22 (f): a random head makes some contrastive coefficients wrong-signed "
-                 "(noise);\nzeroing removes them", fontsize=9)
+    share = _mean(pts, "kao-fo-random",
+                  lambda d: d["contrastive"]["shares"][-1]["model"]["neg_share_diff"])
+    ax.set_title(f"(f) {_p(share)}% of different-class coefficients are wrong-signed with a "
+                 "random head\nat the end of training; none with the zeroing trick", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -141,8 +172,9 @@ def fig_freeze(pts) -> Figure:
     ax.set_xticks(range(5), ["none\n(MAML)", "1", "1–2", "1–3", "1–4\n(head only)"])
     ax.set_xlabel("conv blocks frozen in the test-time inner loop")
     ax.set_ylabel("test accuracy (%), mean ± 95% t-interval")
-    ax.set_title("Raghu20 (i): freezing the body at test time barely hurts a MAML model",
-                 fontsize=9)
+    drops = {o: _p(_mean(pts, f"{o}-maml", freeze_drop(3))) for o in COLORS}
+    ax.set_title(f"(i) freezing blocks 1–4 at test time costs MAML {drops['kao']} (kao) and "
+                 f"{drops['finn']} (finn) points at 3 test steps", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -165,8 +197,17 @@ def fig_cka(pts) -> Figure:
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("linear CKA, query activations\nbefore vs after the inner loop")
     axes[0].legend(fontsize=8)
-    fig.suptitle("Raghu20 (j): the body's representation barely changes in the inner loop; "
-                 "the head's does", fontsize=10)
+    def lowest(order):
+        runs = list(pts.get(f"{order}-maml", {}).values())
+        if not runs:
+            return "–"
+        layers = [k for k in runs[0]["cka"][-1]["layers"] if k != "head"]
+        low = min(np.mean([r["cka"][-1]["layers"][k]["cka"] for r in runs]) for k in layers)
+        return f"{low:.2f}"
+
+    fig.suptitle(f"(j) CKA before vs after the inner loop: the lowest body block is at "
+                 f"{lowest('kao')} (kao) and {lowest('finn')} (finn); the head far lower",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -187,8 +228,96 @@ def fig_anil_maml(pts) -> Figure:
     lo = min((100 * iv["mean"] for iv in ivs if iv["n"]), default=20)
     ax.set_ylim(max(0, lo - 15), 100)
     ax.set_ylabel("test accuracy (%), 3 test steps\nmean ± 95% t-interval over seeds")
-    ax.set_title("Raghu20 (h), (k): ANIL ≈ MAML and NIL ≈ ANIL, under both block orders",
-                 fontsize=9)
+    def diff(order):
+        return _p(paired(pts.get(f"{order}-anil", {}), pts.get(f"{order}-maml", {}),
+                         lambda d: d["test"]["3"]["acc"])["mean"], True)
+
+    nil = {o: _p(_mean(pts, f"{o}-anil", nil_gain), True) for o in COLORS}
+    ax.set_title(f"(h), (k) ANIL − MAML: {diff('kao')} (kao), {diff('finn')} (finn) points;\n"
+                 f"NIL − ANIL: {nil['kao']} (kao), {nil['finn']} (finn)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def fig_kao_omniglot(kao) -> Figure:
+    """Kao22's Omniglot setting: the test-time-zeroing gain over training beside theirs, and
+    each head's accuracy as trained and zeroed."""
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    heads = [("omni-fo-random", "C0"), ("omni-fo-half", "C1"), ("omni-fo-zeroinit", "C2")]
+    for name, c in heads:
+        ref = KAO22_OMNIGLOT[name]
+        ks = sorted(ref["gain_1"])
+        ax1.plot(ks, [ref["gain_1"][k][0] for k in ks], color=c, ls="--", marker="x",
+                 label=f"Kao22, {ref['label']}")
+        runs = list(kao.get(name, {}).values())
+        if runs:
+            steps = [col["step"] for col in runs[0]["test_zeroed"]]
+            g = np.array([[100 * (col["zeroed"]["1"]["acc"] - col["model"]["1"]["acc"])
+                           for col in r["test_zeroed"]] for r in runs])
+            ax1.errorbar(steps, g.mean(0), yerr=g.std(0) if len(runs) > 1 else None, color=c,
+                         marker="o", capsize=3, label=f"linmeta ({len(runs)} seeds)")
+    ax1.axhline(0, color="grey", lw=0.8)
+    ax1.set_xlabel("outer step of the checkpoint")
+    ax1.set_ylabel("accuracy with the head zeroed at test time\nminus as trained "
+                   "(points, 1 test step), mean ± sd")
+    ax1.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    labels, ours, theirs = [], [], []
+    for name in ("omni-fo-zeroing", "omni-fo-zeroinit", "omni-fo-half", "omni-fo-random"):
+        ref = KAO22_OMNIGLOT[name]
+        p = kao.get(name, {})
+        labels.append(ref["label"].split(" (")[0])
+        ours.append(interval(d["test"]["1"]["acc"] for d in p.values()))
+        theirs.append(ref["acc"]["1"][0])
+    x = np.arange(len(labels))
+    ax2.bar(x, [100 * iv["mean"] if iv["n"] else 0 for iv in ours],
+            yerr=[100 * iv["half"] if np.isfinite(iv["half"]) else 0 for iv in ours],
+            capsize=3, color="C0", label="linmeta, as trained")
+    ax2.plot(x, [100 * t for t in theirs], "kx", ms=9, label="Kao22, as trained")
+    ax2.set_xticks(x, labels, fontsize=8)
+    ax2.set_ylim(50, 100)
+    ax2.set_ylabel("test accuracy (%), 1 test step\nmean ± 95% t-interval over seeds")
+    ax2.legend(fontsize=8, loc="lower left")
+    rd = kao.get("omni-fo-random", {})
+    g_end = interval(d["test_zeroed"][-1]["zeroed"]["1"]["acc"]
+                     - d["test_zeroed"][-1]["model"]["1"]["acc"] for d in rd.values())
+    found = (f"test-time zeroing changes a random head by {_p(g_end['mean'], True)} points at "
+             f"the last checkpoint (n={g_end['n']}); Kao22: +4.9") if rd else "no points yet"
+    fig.suptitle(f"Kao22's Omniglot setting: {found}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig_cosine_probe(probe) -> Figure:
+    """Different-class cosine and same/different ratio over the probe's outer steps."""
+    fig = Figure(figsize=(10, 3.8))
+    ax1, ax2 = fig.subplots(1, 2)
+    kao22 = {"random": ([1, 11, 101], [0.2435, 0.2125, 0.1458], [1.15, 1.28, 1.87]),
+             "zeroing": ([1, 11, 101], [0.2297, 0.1734, 0.0558], [1.24, 1.69, 3.99])}
+    ends = {}
+    for head, c in (("random", "C0"), ("zeroinit", "C2"), ("zeroing", "C3")):
+        runs = list(probe.get(head, {}).values())
+        if runs:
+            steps = runs[0]["steps"]
+            for ax, key in ((ax1, "diff"), (ax2, "ratio")):
+                v = np.array([r[key] for r in runs])
+                ax.plot(steps, v.mean(0), color=c, marker="o", ms=3,
+                        label=f"linmeta, {head} ({len(runs)} seeds)")
+                ax.fill_between(steps, v.min(0), v.max(0), color=c, alpha=0.15, lw=0)
+            ends[head] = float(np.mean([r["diff"][-1] for r in runs]))
+        if head in kao22:
+            ks, d, r = kao22[head]
+            ax1.plot(ks, d, color=c, ls="--", marker="x", label=f"Kao22, {head}")
+            ax2.plot(ks, r, color=c, ls="--", marker="x", label=f"Kao22, {head}")
+    ax1.set_ylabel("different-class query–support cosine\n(mean, band = min–max over seeds)")
+    ax2.set_ylabel("same-class / different-class cosine")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("outer step on the one task")
+    ax2.legend(fontsize=7, loc="upper left")
+    found = (f"different-class cosine after the last step: random {ends['random']:.3f}, zeroing "
+             f"{ends['zeroing']:.3f} (Kao22: 0.146, 0.056)"
+             if "random" in ends and "zeroing" in ends else "no runs yet")
+    fig.suptitle(f"(g) Kao22's cosine probe: {found}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -220,10 +349,23 @@ def main(argv=None) -> int:
         fig = make(pts)
         _save(fig, figs / name)
         made.append(name)
+
+    def side(name):
+        d = ROOT / "results" / name
+        return d if not args.quick and args.results is None and d.is_dir() else None
+
+    long = load_points(side("fewshot_long")) if side("fewshot_long") else None
+    kao = load_points(side("fewshot_kao_omniglot")) if side("fewshot_kao_omniglot") else None
+    probe = load_probe(side("fewshot_cosine")) if side("fewshot_cosine") else None
+    if kao:
+        _save(fig_kao_omniglot(kao), figs / "fewshot_kao_omniglot.png")
+        made.append("fewshot_kao_omniglot.png")
+    if probe:
+        _save(fig_cosine_probe(probe), figs / "fewshot_cosine_probe.png")
+        made.append("fewshot_cosine_probe.png")
     rel = os.path.relpath(figs.resolve(), out.resolve().parent)
-    long_dir = ROOT / "results" / "fewshot_long"
-    long = load_points(long_dir) if not args.quick and long_dir.is_dir() else None
-    text = render(pts, rel, "quick" if args.quick else "protocol", tuple(made), long)
+    text = render(pts, rel, "quick" if args.quick else "protocol", tuple(made), long,
+                  crit=load_criteria(ROOT / "docs" / "criteria.toml"), probe=probe, kao=kao)
     atomic_write_text(out, text)
     n = sum(len(v) for v in pts.values())
     print(f"{out}: {n} points; figures in {figs}", file=sys.stderr)

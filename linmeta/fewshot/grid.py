@@ -87,6 +87,7 @@ class Setting:
     seeds: int
     measures: tuple
     claims: str = ""
+    phase: int = 0  # points of a later phase run after every point of an earlier one
 
     def config(self, base: TrainConfig, seed: int) -> TrainConfig:
         return dataclasses.replace(base, **self.overrides, seed=seed).validate()
@@ -172,6 +173,11 @@ def kao_omniglot_settings(tier: Tier) -> list:
         Setting("omni-fo-zeroing", {"zeroing": True}, h, ("test", "diagnosis"), "a b"),
         Setting("omni-fo-zeroinit", {"head_init": "zero"}, o, zeroed, "b e"),
         Setting("omni-fo-half", {"head_scale": 0.5 * KAIMING}, o, zeroed, "b e"),
+        # claim (c) at this tier, after the heads: 7 inner steps in training against the 2 above
+        Setting("omni-fo-zeroing-7", {"zeroing": True, "inner_steps": 7}, o,
+                ("test", "diagnosis"), "c", phase=1),
+        Setting("omni-fo-random-7", {"head_scale": KAIMING, "inner_steps": 7}, o,
+                ("test", "diagnosis"), "c", phase=1),
     ]
 
 
@@ -207,6 +213,9 @@ def claims_settings(tier: Tier) -> list:
                 ("test", "diagnosis"), "d"),
         Setting("kao-fo-zeroing-7", {**kao, "algorithm": "fo_maml", "zeroing": True,
                                      "inner_steps": 7}, o, ("test", "diagnosis"), "c"),
+        # the contrast of (c): without zeroing, the number of inner steps should matter
+        Setting("kao-fo-random-7", {**kao, "algorithm": "fo_maml", "inner_steps": 7}, o,
+                ("test", "diagnosis"), "c"),
     ]
     return out
 
@@ -216,10 +225,13 @@ FAMILIES = {"claims": claims_settings, "kao-omniglot": kao_omniglot_settings}
 
 
 def points(tier: Tier) -> list:
-    """``[(setting, seed), ...]`` in running order: seed by seed, so that every claim gets its
-    first seeds early and a partial grid already answers every row."""
+    """``[(setting, seed), ...]`` in running order: phase by phase (:attr:`Setting.phase`), and
+    within a phase seed by seed, so that every claim gets its first seeds early and a partial
+    grid already answers every row."""
     grid = settings(tier)
-    return [(s, k) for k in range(max(s.seeds for s in grid)) for s in grid if k < s.seeds]
+    return [(s, k) for phase in sorted({s.phase for s in grid})
+            for k in range(max(s.seeds for s in grid)) for s in grid
+            if s.phase == phase and k < s.seeds]
 
 
 def point_path(results: Path, setting: Setting, seed: int) -> Path:

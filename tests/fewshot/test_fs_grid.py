@@ -94,7 +94,7 @@ def test_a_point_held_by_a_live_process_is_skipped_and_a_stale_lock_taken(tmp_pa
 
 def test_points_run_seed_by_seed():
     pts = grid.points(grid.PROTOCOL)
-    assert len(pts) == 6 * 5 + 4 * 3
+    assert len(pts) == 6 * 5 + 5 * 3
     first = {s.name for s, k in pts[:10]}
     assert len(first) == 10 and all(k == 0 for _, k in pts[:10])
 
@@ -132,7 +132,7 @@ def test_report_has_twelve_rows_and_rebuilds_byte_for_byte(tiny_points, tmp_path
     text = out.read_text()
     for cid in "abcdefghijkl":
         assert f"| ({cid}) |" in text
-    assert "Points done: 8/42" in text
+    assert "Points done: 8/45" in text
     assert len([n for n in first if n.endswith(".png")]) == 6
 
 
@@ -144,7 +144,7 @@ def test_runner_refuses_an_unknown_setting_and_lists_the_grid(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPTS / "fewshot_all.py"), "--list",
                            "--results", str(tmp_path)], capture_output=True, text=True,
                           timeout=60)
-    assert proc.returncode == 0 and "0/42 points done" in proc.stdout
+    assert proc.returncode == 0 and "0/45 points done" in proc.stdout
 
 
 def test_readings_quote_the_point_files(tiny_points):
