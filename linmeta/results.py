@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -119,8 +120,12 @@ def save_result(result, out_dir, save_params: bool = False) -> Path:
     marker = out / "config.json"
     if marker.exists():  # an old complete run is being replaced: mark it incomplete first
         marker.unlink()
+    rows = list(metrics_rows(result))
     write_csv(out / "metrics.csv", ["method", "trial", "step", "metric", "value"],
-              (row[:4] + (repr(row[4]),) for row in metrics_rows(result)))
+              (row[:4] + (repr(row[4]),) for row in rows))
+    per_method: dict = {}
+    for row in rows:
+        per_method[row[0]] = per_method.get(row[0], 0) + 1
 
     p = result.problem
     arrays = {"B_star": p.B_star, "B0": p.B0, "w0": p.w0}
@@ -149,6 +154,7 @@ def save_result(result, out_dir, save_params: bool = False) -> Path:
         "problem_file": result.problem_file,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "provenance": provenance(),
+        "metrics_csv": {"sha256": file_sha256(out / "metrics.csv"), "rows": per_method},
         "complete": True,
     }
     atomic_write_text(marker, json.dumps(meta, indent=2) + "\n")
@@ -222,8 +228,38 @@ def read_config(out_dir) -> dict:
     return meta
 
 
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_metrics_file(out_dir) -> None:
+    """Raise :class:`ResultError` when ``metrics.csv`` is not the file its ``config.json``
+    describes (its SHA-256, written with it): any truncation or edit, wherever it falls.
+
+    Results written before the checksum existed (no ``metrics_csv`` entry) are not checked.
+    """
+    out = Path(out_dir)
+    try:
+        meta = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return  # read_config reports a missing or unreadable config.json
+    want = meta.get("metrics_csv", {}).get("sha256") if isinstance(meta, dict) else None
+    if want and file_sha256(out / "metrics.csv") != want:
+        raise ResultError(f"{out / 'metrics.csv'} is damaged: it does not match the checksum "
+                          "in config.json (truncated or edited); rerun to regenerate it")
+
+
 def read_metrics(out_dir) -> dict:
-    """Load metrics.csv as ``{(method, metric): (steps (L,), values (T, L))}`` with NaN gaps."""
+    """Load metrics.csv as ``{(method, metric): (steps (L,), values (T, L))}`` with NaN gaps.
+
+    The file is first checked against the checksum its ``config.json`` records
+    (:func:`check_metrics_file`), so a damaged file is refused, never read as a shorter one.
+    """
     path = Path(out_dir) / "metrics.csv"
     if not path.exists():
         raise ResultError(f"{out_dir} has no metrics.csv")
@@ -233,6 +269,7 @@ def read_metrics(out_dir) -> dict:
         header = next(reader, None)
         if header != ["method", "trial", "step", "metric", "value"]:
             raise ResultError(f"{path} is not a linmeta metrics file")
+        check_metrics_file(out_dir)
         for line, row in enumerate(reader, start=2):
             try:
                 method, trial, step, metric, value = row

@@ -107,7 +107,8 @@ def _cases():
         (["{root}/missing"], "not a finished"), (["{root}/empty"], "not a finished"),
         (["{root}/badjson"], "unreadable"), (["{root}/nometrics"], "metrics.csv"),
         (["{root}/badheader"], "not a linmeta metrics file"),
-        (["{root}/truncated"], "malformed"),
+        (["{root}/truncated"], "damaged"), (["{root}/cut_at_line"], "damaged"),
+        (["{root}/edited"], "damaged"),
         (["{root}/result", "--metric", "bogus"], "bogus"),
         (["{root}/result", "--metric", "angle_9"], "angle_9"),
         (["{root}/result", "--out", "{root}/file/x.png"], "file"),
@@ -275,10 +276,17 @@ def make_fixtures(root) -> Path:
     if not (result / "config.json").exists():
         save_result(run_linear(Config(d=6, k=2, steps=3, trials=1, n_test_tasks=2,
                                       methods=("fo_anil", "erm"))), result)
-    for name in ("truncated", "badheader", "badjson", "nometrics"):
+    for name in ("truncated", "cut_at_line", "edited", "badheader", "badjson", "nometrics"):
         shutil.copytree(result, root / name, dirs_exist_ok=True)
     text = (result / "metrics.csv").read_text()
-    (root / "truncated" / "metrics.csv").write_text(text[: len(text) // 2 + 7])
+    lines = text.splitlines(keepends=True)
+    half = sum(len(x) for x in lines[: len(lines) // 2])  # a line boundary
+    (root / "truncated" / "metrics.csv").write_text(text[: half + 5])  # inside a line
+    (root / "cut_at_line" / "metrics.csv").write_text(text[:half])  # a valid, shorter CSV
+    last = lines[-1].rstrip("\n")
+    digit = next(i for i in range(len(last) - 1, -1, -1) if last[i].isdigit())
+    changed = last[:digit] + str((int(last[digit]) + 1) % 10) + last[digit + 1:]
+    (root / "edited" / "metrics.csv").write_text("".join(lines[:-1]) + changed + "\n")
     (root / "badheader" / "metrics.csv").write_text("a,b\n1,2\n")
     (root / "badjson" / "config.json").write_text("{not json")
     (root / "nometrics" / "metrics.csv").unlink()
