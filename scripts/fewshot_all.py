@@ -36,7 +36,9 @@ DEFAULTS = {"protocol": (ROOT / "results" / "fewshot", ROOT / "runs" / "fewshot_
                       ROOT / "runs" / "fewshot_quick" / "work"),
             "long": (ROOT / "results" / "fewshot_long", ROOT / "runs" / "fewshot_long"),
             "kao-omniglot": (ROOT / "results" / "fewshot_kao_omniglot",
-                             ROOT / "runs" / "fewshot_kao_omniglot")}
+                             ROOT / "runs" / "fewshot_kao_omniglot"),
+            "kao-ablation": (ROOT / "results" / "fewshot_kao_ablation",
+                             ROOT / "runs" / "fewshot_kao_ablation")}
 
 
 def _fmt_s(s: float) -> str:
@@ -77,8 +79,9 @@ def _estimate(tier, todo, running, results, work, jobs) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tier", choices=sorted(DEFAULTS), default=None,
-                    help="which grid: protocol (default), quick, long, or kao-omniglot (Kao22's "
-                         "own Omniglot setting -> results/fewshot_kao_omniglot/)")
+                    help="which grid: protocol (default), quick, long, kao-omniglot (Kao22's "
+                         "own Omniglot setting -> results/fewshot_kao_omniglot/), or "
+                         "kao-ablation (claim e: one factor at a time toward the protocol)")
     ap.add_argument("--quick", action="store_true",
                     help="the 16 px tier (--tier quick); writes only under runs/fewshot_quick/")
     ap.add_argument("--long", action="store_true",

@@ -32,11 +32,14 @@ def _path(out: Path, head: str, seed: int) -> Path:
 
 def run_one(head: str, seed: int, out: str) -> str:
     """One run, written to ``out/<head>/seed<k>.json`` (a picklable call for an executor)."""
+    from threadpoolctl import threadpool_limits
+
     from linmeta.fewshot.data import omniglyphs
 
     pool = omniglyphs(**POOL)
     t0 = time.perf_counter()
-    res = run_probe(pool, ProbeConfig(head=head, seed=seed))
+    with threadpool_limits(1, user_api="blas"):  # runs are the parallelism, as grid points
+        res = run_probe(pool, ProbeConfig(head=head, seed=seed))
     res.update(data={"dataset": "omniglyphs", **POOL}, seconds=round(time.perf_counter() - t0, 1),
                complete=True)
     res["matrices"] = [[[round(v, 6) for v in row] for row in m] for m in res["matrices"]]
@@ -71,11 +74,13 @@ def main(argv=None) -> int:
         print(f"Error: {err}", file=sys.stderr)
         return 2
     t0, n = time.time(), 0
-    try:
-        futs = {ex.submit(run_one, h, k, str(args.out)): (h, k) for h, k in todo}
-        pending = set(futs)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+    slots = getattr(ex, "workers", args.jobs)
+    try:  # bounded submission: progress arrives as runs finish (one job runs at submit)
+        pending, running = list(todo), set()
+        while pending or running:
+            while pending and len(running) < slots:
+                running.add(ex.submit(run_one, *pending.pop(0), str(args.out)))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
             for f in done:
                 n += 1
                 print(f"[{n}/{len(todo)}, {time.time() - t0:.0f}s] {f.result()}",

@@ -149,7 +149,16 @@ KAO_OMNIGLOT = Tier(
                 downsample="stride"),
     test_steps=(1, 3), headline_seeds=4, other_seeds=3, family="kao-omniglot",
 )
-TIERS = {"protocol": PROTOCOL, "quick": QUICK, "long": LONG, "kao-omniglot": KAO_OMNIGLOT}
+#: Claim (e) between the two tiers: the kao-omniglot tier with one factor at a time moved to
+#: the protocol tier's value, 1000 steps (both tiers' signs of the test-time-zeroing gain are
+#: settled by then), a random Kaiming head unless the factor is the head.
+KAO_ABLATION = Tier(
+    "kao-ablation",
+    dataclasses.replace(KAO_OMNIGLOT.base, steps=1000, head_scale=KAIMING),
+    test_steps=(1, 3), headline_seeds=3, other_seeds=3, family="kao-ablation",
+)
+TIERS = {"protocol": PROTOCOL, "quick": QUICK, "long": LONG, "kao-omniglot": KAO_OMNIGLOT,
+         "kao-ablation": KAO_ABLATION}
 
 
 def settings(tier: Tier) -> list:
@@ -179,6 +188,25 @@ def kao_omniglot_settings(tier: Tier) -> list:
         Setting("omni-fo-random-7", {"head_scale": KAIMING, "inner_steps": 7}, o,
                 ("test", "diagnosis"), "c", phase=1),
     ]
+
+
+#: The factors in which the protocol tier differs from the kao-omniglot tier, as overrides of
+#: the latter (claim e's ablation), cheapest first.
+ABLATION_FACTORS = (
+    ("abl-mb8", {"meta_batch": 8}, "meta-batch 32 → 8"),
+    ("abl-q5", {"n_query": 5}, "15 → 5 queries per class"),
+    ("abl-inner1", {"inner_steps": 1}, "2 → 1 inner steps in training"),
+    ("abl-head01", {"head_scale": 1.0}, "Kaiming head → N(0, 1/F)"),
+    ("abl-c32", {"channels": 32}, "64 → 32 channels"),
+    ("abl-pool", {"downsample": "pool"}, "stride-2 net → pooling net"),
+)
+
+
+def kao_ablation_settings(tier: Tier) -> list:
+    """One setting per factor of :data:`ABLATION_FACTORS`, each scored with its head zeroed
+    at test time at every checkpoint (claim e)."""
+    return [Setting(name, ov, tier.headline_seeds, ("test", "test_zeroed", "diagnosis"), "e")
+            for name, ov, _ in ABLATION_FACTORS]
 
 
 def claims_settings(tier: Tier) -> list:
@@ -221,7 +249,8 @@ def claims_settings(tier: Tier) -> list:
 
 
 #: The lists of settings a tier can run, by :attr:`Tier.family`.
-FAMILIES = {"claims": claims_settings, "kao-omniglot": kao_omniglot_settings}
+FAMILIES = {"claims": claims_settings, "kao-omniglot": kao_omniglot_settings,
+            "kao-ablation": kao_ablation_settings}
 
 
 def points(tier: Tier) -> list:
