@@ -49,12 +49,18 @@ class LocalExecutor(cf.Executor):
     this process when it is submitted).
 
     Workers are spawned with one BLAS thread each, so ``jobs`` processes use ``jobs`` cores.
+    ``in_process=False`` with one job still runs the calls in a worker process, so that the
+    caller stays free (to show progress) while a call runs.
     ``shutdown(cancel_futures=True)`` terminates the workers at once (work in progress is
     lost, which is safe: see the module docstring).
     """
 
-    def __init__(self, jobs: int | None = None):
+    def __init__(self, jobs: int | None = None, in_process: bool | None = None):
         self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self._in_process = in_process  # as asked (None: decided by the number of jobs)
+        self.in_process = self.jobs == 1 if in_process is None else bool(in_process)
+        if self.in_process and self.jobs > 1:
+            raise ExecutorError("in_process runs one call at a time: it needs jobs = 1")
         self._pool = None
 
     @property
@@ -64,11 +70,11 @@ class LocalExecutor(cf.Executor):
 
     def for_items(self, n: int) -> LocalExecutor:
         """An executor of at most ``n`` processes (no idle workers for a short sweep)."""
-        return self if n >= self.jobs else LocalExecutor(max(1, n))
+        return self if n >= self.jobs else LocalExecutor(max(1, n), self._in_process)
 
     def submit(self, fn: Callable, /, *args, **kwargs) -> cf.Future:
         future = cf.Future()
-        if self.jobs == 1:
+        if self.in_process:
             try:
                 future.set_result(fn(*args, **kwargs))
             except Exception as err:  # KeyboardInterrupt and SystemExit propagate at once
@@ -150,15 +156,18 @@ class DaskExecutor(cf.Executor):
             self.cluster.close()
 
 
-def _local(jobs: int | None = None, scheduler: str | None = None) -> cf.Executor:
+def _local(jobs: int | None = None, scheduler: str | None = None,
+           in_process: bool | None = None) -> cf.Executor:
     if scheduler:
         raise ExecutorError("--scheduler needs --executor dask")
-    return LocalExecutor(jobs)
+    return LocalExecutor(jobs, in_process)
 
 
-def _dask(jobs: int | None = None, scheduler: str | None = None) -> cf.Executor:
+def _dask(jobs: int | None = None, scheduler: str | None = None,
+          in_process: bool | None = None) -> cf.Executor:
     return DaskExecutor(jobs, scheduler)
 
 
-#: ``linmeta sweep --executor NAME``: ``factory(jobs, scheduler) -> Executor``.
+#: ``linmeta sweep --executor NAME``: ``factory(jobs, scheduler, in_process=None) -> Executor``
+#: (``in_process`` only matters for ``local``).
 EXECUTORS: dict[str, Callable[..., cf.Executor]] = {"local": _local, "dask": _dask}

@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     if not todo:
         return 0
     try:  # one BLAS thread per point process: points are the parallelism
-        ex = EXECUTORS[args.executor](args.jobs, args.scheduler)
+        ex = EXECUTORS[args.executor](args.jobs, args.scheduler, in_process=False)
     except ExecutorError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 2

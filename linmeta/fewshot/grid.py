@@ -540,7 +540,9 @@ def run_named_point(tier_name: str, name: str, seed: int, results: str, work: st
     """:func:`run_point` for a point given by names, for an executor's worker process (a
     picklable call); the point's step goes to :func:`progress_path` every 10 steps.
 
-    Returns ``"done"``, or ``"busy"`` when another process holds the point.
+    The point computes with one BLAS thread, as in a worker spawned by
+    :class:`~linmeta.executors.LocalExecutor`. Returns ``"done"``, or ``"busy"`` when another
+    process holds the point.
     """
     tier = TIERS[tier_name]
     setting = next(s for s in settings(tier) if s.name == name)
@@ -553,7 +555,10 @@ def run_named_point(tier_name: str, name: str, seed: int, results: str, work: st
             atomic_write_text(pf, json.dumps({"step": step, "steps": steps,
                                               "t": time.time() - t0}))
 
-    doc = run_point(setting, seed, tier, Path(results), Path(work), progress=progress)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # as in a spawned worker, whatever the executor
+        doc = run_point(setting, seed, tier, Path(results), Path(work), progress=progress)
     pf.unlink(missing_ok=True)
     return "busy" if doc is None else "done"
 
