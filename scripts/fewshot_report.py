@@ -357,6 +357,7 @@ def main(argv=None) -> int:
     long = load_points(side("fewshot_long")) if side("fewshot_long") else None
     kao = load_points(side("fewshot_kao_omniglot")) if side("fewshot_kao_omniglot") else None
     probe = load_probe(side("fewshot_cosine")) if side("fewshot_cosine") else None
+    abl = load_points(side("fewshot_kao_ablation")) if side("fewshot_kao_ablation") else None
     if kao:
         _save(fig_kao_omniglot(kao), figs / "fewshot_kao_omniglot.png")
         made.append("fewshot_kao_omniglot.png")
@@ -365,7 +366,8 @@ def main(argv=None) -> int:
         made.append("fewshot_cosine_probe.png")
     rel = os.path.relpath(figs.resolve(), out.resolve().parent)
     text = render(pts, rel, "quick" if args.quick else "protocol", tuple(made), long,
-                  crit=load_criteria(ROOT / "docs" / "criteria.toml"), probe=probe, kao=kao)
+                  crit=load_criteria(ROOT / "docs" / "criteria.toml"), probe=probe, kao=kao,
+                  ablation=abl)
     atomic_write_text(out, text)
     n = sum(len(v) for v in pts.values())
     print(f"{out}: {n} points; figures in {figs}", file=sys.stderr)

@@ -775,6 +775,56 @@ def kao_omniglot_section(kpts: dict, crit: dict) -> list:
     return out
 
 
+def _gain_at(step: int, steps: int = 1):
+    """``d -> zeroed − as trained`` at the ``test_zeroed`` checkpoint of outer step ``step``."""
+    def get(d):
+        col = next(c for c in d["test_zeroed"] if c["step"] == step)
+        return zeroed_gain(col, steps)
+
+    return get
+
+
+def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
+    """Markdown lines: claim (e) between the tiers, one factor at a time (``kao-ablation``).
+
+    Each factor's runs are paired by seed with the kao-omniglot tier's random-head runs at the
+    same checkpoint (their training is the same up to that step but for the factor)."""
+    from .grid import ABLATION_FACTORS
+
+    done, total = progress(abl, "kao-ablation")
+    base = kao.get("omni-fo-random", {})
+    out = ["", "### Claim (e) between the two tiers: one factor at a time", "",
+           f"`scripts/fewshot_all.py --tier kao-ablation` ({done}/{total} points done): the "
+           "kao-omniglot tier's random-head run for 1000 steps, with one factor moved to the "
+           "protocol tier's value. Gain = accuracy with the head zeroed at test time minus as "
+           "trained, 1 test step, in points; mean ± 95% t-interval over seeds; the change is "
+           "paired by seed with the kao-omniglot tier at the same step. A factor *flips* the "
+           "sign when its gain's interval lies below 0 while the tier's lies above.", "",
+           "| factor | gain at step 500 | gain at step 1000 | change against the kao tier at "
+           "1000 | sign at 1000 |", "|---|---|---|---|---|"]
+    for step_label, runs in (("kao-omniglot tier (all factors at Kao22's values)", base),
+                             ("protocol tier (all six factors moved)",
+                              pts.get("kao-fo-random", {}))):
+        g5 = interval(_get(_gain_at(500), d) for d in runs.values())
+        g10 = interval(_get(_gain_at(1000), d) for d in runs.values())
+        out.append(f"| {step_label} | {pct(g5, True)} | {pct(g10, True)} | – | "
+                   f"{_sign(g10)} |")
+    for name, _, label in ABLATION_FACTORS:
+        runs = abl.get(name, {})
+        g5 = interval(_get(_gain_at(500), d) for d in runs.values())
+        g10 = interval(_get(_gain_at(1000), d) for d in runs.values())
+        ch = paired(runs, base, _gain_at(1000))
+        out.append(f"| {label} | {pct(g5, True)} | {pct(g10, True)} | {pct(ch, True)} | "
+                   f"{_sign(g10)} |")
+    return out
+
+
+def _sign(iv: dict) -> str:
+    if iv["n"] < 2:
+        return "–" if iv["n"] == 0 else "one seed"
+    return "positive" if iv["lo"] > 0 else "negative" if iv["hi"] < 0 else "unresolved"
+
+
 def cosine_probe_section(probe: dict) -> list:
     """Markdown lines: Kao22's cosine probe, per head, at each recorded outer step."""
     if not probe:
@@ -832,7 +882,8 @@ def load_probe(results: Path) -> dict:
 
 def render(pts: dict, figures_rel: str, tier_name: str = "protocol",
            figures: tuple = (), long: dict | None = None, crit: dict | None = None,
-           probe: dict | None = None, kao: dict | None = None) -> str:
+           probe: dict | None = None, kao: dict | None = None,
+           ablation: dict | None = None) -> str:
     """The Markdown report; ``long``: the points of the ``long`` tier, shown beside the
     protocol's where there are any; ``probe``: the cosine probe's runs; ``kao``: the points
     of the kao-omniglot tier; ``crit``: the criteria (default ``docs/criteria.toml``)."""
@@ -872,6 +923,8 @@ def render(pts: dict, figures_rel: str, tier_name: str = "protocol",
         out.append(f"- ({r['id']}) {r['diagnosis']}" + (f". **Reading:** {note}" if note else ""))
     if kao:
         out += kao_omniglot_section(kao, crit)
+    if ablation:
+        out += kao_ablation_section(ablation, kao or {}, pts)
     out += cosine_probe_section(probe or {})
     if long:
         out += longer_training(pts, long, crit)

@@ -101,3 +101,19 @@ def test_g_is_judged_by_the_cosine_probe(dr, dz, verdict):
     md = report.render({}, "figs", crit=CRIT, probe=_probe(dr, dz))
     assert "## Kao22's cosine probe (claim g)" in md
     assert "0.146, 1.87" in md  # Kao22's random head after 101 updates
+
+
+def test_ablation_section_pairs_each_factor_with_the_kao_tier():
+    steps = (500, 1000)
+    kao = {"omni-fo-random": {k: _point(0.86, 0.9, (0.04, 0.045 + 0.001 * k), steps)
+                              for k in range(3)}}
+    abl = {"abl-inner1": {k: _point(0.86, 0.9, (0.0, -0.02 - 0.002 * k), steps)
+                          for k in range(3)},
+           "abl-mb8": {k: _point(0.86, 0.9, (0.03, 0.04 + 0.001 * k), steps) for k in range(3)}}
+    md = "\n".join(report.kao_ablation_section(abl, kao, {}))
+    rows = {line.split(" | ")[0][2:]: line for line in md.splitlines() if line.startswith("| ")}
+    assert rows["2 → 1 inner steps in training"].endswith("| negative |")
+    assert rows["meta-batch 32 → 8"].endswith("| positive |")
+    assert rows["kao-omniglot tier (all factors at Kao22's values)"].endswith("| positive |")
+    # the paired change: (−0.020 − 0.045), (−0.022 − 0.046), (−0.024 − 0.047) → −6.8 points
+    assert "-6.8 ± " in rows["2 → 1 inner steps in training"]
