@@ -256,34 +256,76 @@ def fig_kao_omniglot(kao) -> Figure:
             g = np.array([[100 * (col["zeroed"]["1"]["acc"] - col["model"]["1"]["acc"])
                            for col in r["test_zeroed"]] for r in runs])
             ax1.errorbar(steps, g.mean(0), yerr=g.std(0) if len(runs) > 1 else None, color=c,
-                         marker="o", capsize=3, label=f"linmeta ({len(runs)} seeds)")
+                         marker="o", capsize=3,
+                         label=f"linmeta, {ref['label'].split(' (')[0]} ({len(runs)} seeds)")
     ax1.axhline(0, color="grey", lw=0.8)
     ax1.set_xlabel("outer step of the checkpoint")
     ax1.set_ylabel("accuracy with the head zeroed at test time\nminus as trained "
                    "(points, 1 test step), mean ± sd")
     ax1.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    labels, ours, theirs = [], [], []
-    for name in ("omni-fo-zeroing", "omni-fo-zeroinit", "omni-fo-half", "omni-fo-random"):
-        ref = KAO22_OMNIGLOT[name]
-        p = kao.get(name, {})
-        labels.append(ref["label"].split(" (")[0])
-        ours.append(interval(d["test"]["1"]["acc"] for d in p.values()))
-        theirs.append(ref["acc"]["1"][0])
-    x = np.arange(len(labels))
-    ax2.bar(x, [100 * iv["mean"] if iv["n"] else 0 for iv in ours],
-            yerr=[100 * iv["half"] if np.isfinite(iv["half"]) else 0 for iv in ours],
-            capsize=3, color="C0", label="linmeta, as trained")
-    ax2.plot(x, [100 * t for t in theirs], "kx", ms=9, label="Kao22, as trained")
+    labels = []
+    x = np.arange(4)
+    for j, (key, lab, c) in enumerate((("acc", "as trained", "C0"),
+                                       ("zeroed", "head zeroed at test", "C3"))):
+        ours, theirs = [], []
+        for name in ("omni-fo-zeroing", "omni-fo-zeroinit", "omni-fo-half", "omni-fo-random"):
+            ref = KAO22_OMNIGLOT[name]
+            if j == 0:
+                labels.append(ref["label"].split(" (")[0])
+            runs = kao.get(name, {}).values()
+            if key == "acc" or name == "omni-fo-zeroing":  # the trick's head is 0 already
+                ours.append(interval(d["test"]["1"]["acc"] for d in runs))
+                theirs.append(ref["acc"]["1"][0])
+            else:
+                ours.append(interval(d["test_zeroed"][-1]["zeroed"]["1"]["acc"] for d in runs))
+                theirs.append(ref["zeroed"]["1"][0])
+        xs = x + (j - 0.5) * 0.38
+        ax2.bar(xs, [100 * iv["mean"] if iv["n"] else 0 for iv in ours], width=0.38,
+                yerr=[100 * iv["half"] if np.isfinite(iv["half"]) else 0 for iv in ours],
+                capsize=3, color=c, label=f"linmeta, {lab}")
+        ax2.plot(xs, [100 * t for t in theirs], "kx", ms=8,
+                 label="Kao22 (their logs, step 2970)" if j == 0 else None)
     ax2.set_xticks(x, labels, fontsize=8)
     ax2.set_ylim(50, 100)
     ax2.set_ylabel("test accuracy (%), 1 test step\nmean ± 95% t-interval over seeds")
-    ax2.legend(fontsize=8, loc="lower left")
+    ax2.legend(fontsize=7, loc="lower left")
     rd = kao.get("omni-fo-random", {})
     g_end = interval(d["test_zeroed"][-1]["zeroed"]["1"]["acc"]
                      - d["test_zeroed"][-1]["model"]["1"]["acc"] for d in rd.values())
     found = (f"test-time zeroing changes a random head by {_p(g_end['mean'], True)} points at "
              f"the last checkpoint (n={g_end['n']}); Kao22: +4.9") if rd else "no points yet"
     fig.suptitle(f"Kao22's Omniglot setting: {found}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig_kao_ablation(abl, kao, pts) -> Figure:
+    """Claim (e): the test-time-zeroing gain at step 1000 for each factor moved toward the
+    protocol tier, between the two tiers' own values."""
+    from linmeta.fewshot.grid import ABLATION_FACTORS
+    from linmeta.fewshot.report import _gain_at, _get
+
+    rows = [("kao-omniglot tier", kao.get("omni-fo-random", {}), "C2")]
+    rows += [(label, abl.get(name, {}), "C0") for name, _, label in ABLATION_FACTORS]
+    rows.append(("protocol tier", pts.get("kao-fo-random", {}), "C3"))
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
+    ivs = [interval(_get(_gain_at(1000), d) for d in runs.values()) for _, runs, _ in rows]
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y, [100 * iv["mean"] if iv["n"] else 0 for iv in ivs],
+            xerr=[100 * iv["half"] if np.isfinite(iv["half"]) else 0 for iv in ivs],
+            color=[c for _, _, c in rows], capsize=3)
+    ax.set_yticks(y, [f"{lab} (n={iv['n']})" for (lab, _, _), iv in zip(rows, ivs,
+                                                                         strict=True)], fontsize=8)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel("accuracy with the head zeroed at test time minus as trained\n(points, 1 test "
+                  "step, step 1000), mean ± 95% t-interval")
+    neg = [lab for (lab, _, _), iv in zip(rows[1:-1], ivs[1:-1], strict=True)
+           if iv["n"] > 1 and iv["hi"] < 0]
+    found = ("no single factor flips the sign yet" if not neg else
+             "the sign flips with: " + ", ".join(neg))
+    ax.set_title(f"(e) one factor at a time from Kao22's setting toward the protocol:\n{found}",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -361,6 +403,9 @@ def main(argv=None) -> int:
     if kao:
         _save(fig_kao_omniglot(kao), figs / "fewshot_kao_omniglot.png")
         made.append("fewshot_kao_omniglot.png")
+    if abl:
+        _save(fig_kao_ablation(abl, kao or {}, pts), figs / "fewshot_kao_ablation.png")
+        made.append("fewshot_kao_ablation.png")
     if probe:
         _save(fig_cosine_probe(probe), figs / "fewshot_cosine_probe.png")
         made.append("fewshot_cosine_probe.png")
