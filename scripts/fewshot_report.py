@@ -331,17 +331,18 @@ def fig_kao_ablation(abl, kao, pts) -> Figure:
 
 
 def fig_cosine_probe(probe) -> Figure:
-    """Different-class cosine and same/different ratio over the probe's outer steps."""
+    """Different-class cosine and the same − different gap over the probe's outer steps (the
+    ratio is undefined once a different-class cosine reaches 0)."""
     fig = Figure(figsize=(10, 3.8))
     ax1, ax2 = fig.subplots(1, 2)
-    kao22 = {"random": ([1, 11, 101], [0.2435, 0.2125, 0.1458], [1.15, 1.28, 1.87]),
-             "zeroing": ([1, 11, 101], [0.2297, 0.1734, 0.0558], [1.24, 1.69, 3.99])}
+    kao22 = {"random": ([1, 11, 101], [0.2435, 0.2125, 0.1458], [0.038, 0.059, 0.128]),
+             "zeroing": ([1, 11, 101], [0.2297, 0.1734, 0.0558], [0.056, 0.120, 0.167])}
     ends = {}
     for head, c in (("random", "C0"), ("zeroinit", "C2"), ("zeroing", "C3")):
         runs = list(probe.get(head, {}).values())
         if runs:
             steps = runs[0]["steps"]
-            for ax, key in ((ax1, "diff"), (ax2, "ratio")):
+            for ax, key in ((ax1, "diff"), (ax2, "gap")):
                 v = np.array([r[key] for r in runs])
                 ax.plot(steps, v.mean(0), color=c, marker="o", ms=3,
                         label=f"linmeta, {head} ({len(runs)} seeds)")
@@ -352,7 +353,7 @@ def fig_cosine_probe(probe) -> Figure:
             ax1.plot(ks, d, color=c, ls="--", marker="x", label=f"Kao22, {head}")
             ax2.plot(ks, r, color=c, ls="--", marker="x", label=f"Kao22, {head}")
     ax1.set_ylabel("different-class query–support cosine\n(mean, band = min–max over seeds)")
-    ax2.set_ylabel("same-class / different-class cosine")
+    ax2.set_ylabel("same-class − different-class cosine (gap)")
     for ax in (ax1, ax2):
         ax.set_xlabel("outer step on the one task")
     ax2.legend(fontsize=7, loc="upper left")

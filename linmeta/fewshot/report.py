@@ -379,8 +379,8 @@ def judge_g(ctx):
 
     return (f"after {step} outer steps, different-class cosine: random "
             f"{num(at_end(rd, 'diff'))}, zeroing {num(at_end(zr, 'diff'))}; random − zeroing "
-            f"{num(diff)}; same/different ratio: random {num(at_end(rd, 'ratio'), 2)}, zeroing "
-            f"{num(at_end(zr, 'ratio'), 2)}", direction(diff))
+            f"{num(diff)}; same-class cosine: random {num(at_end(rd, 'same'))}, zeroing "
+            f"{num(at_end(zr, 'same'))}", direction(diff))
 
 
 def _per_order(ctx, fn) -> tuple:
@@ -857,10 +857,11 @@ def cosine_probe_section(probe: dict) -> list:
             if step not in (0, 1, 10, 50, 100):
                 continue
             ivs = [interval(r[k][i] for r in runs.values()) for k in ("same", "diff", "ratio")]
+            ratio = (num(ivs[2], 2) if all(r["diff"][i] > 0 for r in runs.values())
+                     else "– (a different-class cosine ≤ 0)")
             ref = kao22.get((head, step))
             refs = f"{ref[0]:.3f}, {ref[1]:.2f}" if ref else "–"
-            out.append(f"| {head} | {step} | {num(ivs[0])} | {num(ivs[1])} | {num(ivs[2], 2)} | "
-                       f"{refs} |")
+            out.append(f"| {head} | {step} | {num(ivs[0])} | {num(ivs[1])} | {ratio} | {refs} |")
     out += ["", "Kao22's numbers are from their stored pickles (`cos_sim_analysis/pickles/`, 10 "
             "seeds, after 1, 11 and 101 updates; 'zeroing' is their ZeroIter1, zeroed after "
             "every update)."]
