@@ -36,7 +36,8 @@ def test_tier_is_kao22s_omniglot_script():
     assert c.ckpt_every == 500  # test-time zeroing scored every 500 steps
     heads = {s.name: s for s in grid.settings(KAO)}
     assert {n: s.seeds for n, s in heads.items()} == {
-        "omni-fo-random": 4, "omni-fo-zeroing": 4, "omni-fo-zeroinit": 3, "omni-fo-half": 3}
+        "omni-fo-random": 4, "omni-fo-zeroing": 4, "omni-fo-zeroinit": 3, "omni-fo-half": 3,
+        "omni-fo-zeroing-7": 3, "omni-fo-random-7": 3}
     for name in ("omni-fo-random", "omni-fo-zeroinit", "omni-fo-half"):
         assert "test_zeroed" in heads[name].measures
     cfgs = {n: s.config(c, 0) for n, s in heads.items()}
@@ -141,3 +142,41 @@ def test_zeroed_score_differs_from_the_trained_head(random_point):
     doc, _, _ = random_point
     assert any(c["zeroed"][s]["acc"] != c["model"][s]["acc"]
                for c in doc["test_zeroed"] for s in ("1", "3"))
+
+
+def _runner(*args, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "fewshot_all.py"
+    return subprocess.run([sys.executable, str(script), *args, "--results", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_runner_lists_the_kao_tier_heads_first(tmp_path):
+    proc = _runner("--tier", "kao-omniglot", "--list", tmp_path=tmp_path)
+    assert proc.returncode == 0 and "0/20 points done" in proc.stdout
+    names = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("todo")]
+    assert names[:4] == ["omni-fo-random", "omni-fo-zeroing", "omni-fo-zeroinit",
+                         "omni-fo-half"]
+    assert set(names[14:]) == {"omni-fo-zeroing-7", "omni-fo-random-7"}  # phase 1: claim (c)
+
+
+def test_runner_refuses_two_tiers_and_a_scheduler_without_dask(tmp_path):
+    proc = _runner("--quick", "--tier", "kao-omniglot", tmp_path=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("Error: choose one tier")
+    proc = _runner("--tier", "kao-ablation", "--scheduler", "tcp://127.0.0.1:1",
+                   tmp_path=tmp_path)
+    assert proc.returncode == 2 and "--scheduler needs --executor dask" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_ablation_moves_one_factor_each():
+    base = grid.KAO_ABLATION.base
+    assert base.steps == 1000 and base.head_scale == grid.KAIMING
+    for s in grid.settings(grid.KAO_ABLATION):
+        cfg = s.config(base, 0)
+        changed = {f for f in ("meta_batch", "n_query", "inner_steps", "head_scale", "channels",
+                               "downsample") if getattr(cfg, f) != getattr(base, f)}
+        assert len(changed) == 1 and "test_zeroed" in s.measures
