@@ -2,7 +2,7 @@
 
 Population mode: the batched simulator (which runs in span(B0, B*), ≤ 2k dims, when Σ = I)
 against a straightforward loop over tasks in all d dimensions, written the way reference
-notebooks are, with the τ = 1 closed forms of THEORY §1.1. Both draw the round's heads and
+notebooks are, with the τ = 1 closed forms of docs/theory.md §1.2. Both draw the round's heads and
 compute the update only (the simulator computes the outer loss, a metric, at logged steps).
 
 Both sides run the simulator's default number of trials (Config.trials, 5) unless ``--trials``
@@ -104,7 +104,8 @@ class Batched:
 
 
 def loop_step(name, B, w, B_star, rng, n, alpha, beta, mode, m, sigma):
-    """One outer step written task by task in d dimensions (THEORY §1.1, τ = 1 closed forms)."""
+    """One outer step written task by task in d dimensions (the τ = 1 closed forms of
+    docs/theory.md §1.2)."""
     d, k = B.shape
     gB, gw = np.zeros_like(B), np.zeros_like(w)
     Sigma = np.eye(d)  # the environment's covariance, formed once

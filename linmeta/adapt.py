@@ -1,7 +1,7 @@
 """Inner loops and their pull-backs: the two axes on which MAML's variants differ.
 
 The inner loop adapts all parameters (MAML), the head only (ANIL) or nothing (ERM), for τ
-gradient steps of rate α on each task's inner data (THEORY §1.1)::
+gradient steps of rate α on each task's inner data (docs/theory.md §1.2)::
 
     θ_{j+1} = θ_j − α ∇L_in(θ_j).
 

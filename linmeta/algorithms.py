@@ -16,7 +16,7 @@ erm        nothing      —         average-loss minimisation, Collins22 §5
 =========  ===========  ========  =====================================================
 
 Every meta-learner's outer update is ``(B, w) ← (B, w) − β ∇`` with ∇ its meta-gradient
-averaged over the round's tasks (THEORY §1.1). The comparators of the wider literature
+averaged over the round's tasks (docs/theory.md §1.2). The comparators of the wider literature
 (:mod:`linmeta.comparators`) share the registry.
 
 Every entry satisfies :class:`Method`: it says whether it is a one-shot estimator, whether it

@@ -207,7 +207,7 @@ def run_cmd(config_file, out, problem_file, save_params, plot, data_file, save_d
             **options):
     """Simulate the methods and write a result directory.
 
-    With no arguments: the headline comparison of THEORY §1.3 claim 1 (MAML, FO-MAML, ANIL,
+    With no arguments: the headline comparison of docs/theory.md §1.3 claim 1 (MAML, FO-MAML, ANIL,
     FO-ANIL, ERM in population mode, d=20, k=3, n=20, α=β=0.5, 5 trials).
     """
     cfg = resolve_config(config_file, options)

@@ -1,4 +1,5 @@
-"""Estimators of col(B*) from the wider literature, beside the meta-learning methods (THEORY §1.4).
+"""Estimators of col(B*) from the wider literature, beside the meta-learning methods
+(docs/theory.md §1.4).
 
 =========  =========  ======  ===========================================================
 method     kind       data    reference
@@ -164,7 +165,8 @@ def mom_rule(data_in, data_out, B, w):
 
 
 def burer_monteiro(data, B, V):
-    """Objective and gradient of multi-task ERM with per-task heads (THEORY §1.4), per trial.
+    """Objective and gradient of multi-task ERM with per-task heads, per trial
+    (docs/theory.md §1.4).
 
     ``F(B, V) = (1/2m) Σ_i ‖y_i − X_i B v_i‖² + (1/8) ‖BᵀB − VᵀV‖_F²`` (population: the first
     term is ``Σ_i f_i(B, v_i)``), V (T, n, k′) with rows ``v_iᵀ``. With ``D = BᵀB − VᵀV`` and

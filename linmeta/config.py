@@ -27,7 +27,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    """Everything that defines a run (THEORY §1). Defaults: the claim-1 sanity setting of §1.3.
+    """Everything that defines a run (docs/theory.md §1.1). Defaults: the claim-1 setting of
+    docs/theory.md §1.3.
 
     d, k : ambient dimension and true representation width; k_learner : learner width k′
     (0 means k); n_tasks : tasks per round; steps : outer steps; alpha, beta : inner and outer

@@ -1,11 +1,11 @@
-"""The bilinear regression loss, its gradient and Hessian-vector product (THEORY §1).
+"""The bilinear regression loss, its gradient and Hessian-vector product (docs/theory.md §1.1).
 
 This module is the only home of these equations. For one task with data statistics
 (Σ̂, ĥ) the loss of the learner ``ŷ = <B w, x>`` is
 
     L(B, w) = ½ (Bw)ᵀ Σ̂ (Bw) − ĥᵀ (Bw) + const,     e = Σ̂ B w − ĥ,
     ∇_B L = e wᵀ,   ∇_w L = Bᵀ e,
-    H (V, v) = (δe wᵀ + e vᵀ,  Vᵀ e + Bᵀ δe),      δe = Σ̂ (V w + B v)      (derived, THEORY §1.1).
+    H (V, v) = (δe wᵀ + e vᵀ,  Vᵀ e + Bᵀ δe),      δe = Σ̂ (V w + B v)      (derived).
 
 The data enter only through two maps on vectors, supplied by :mod:`linmeta.tasks`:
 ``resid(u) = Σ̂ u − ĥ`` and ``sig(u) = Σ̂ u``. Per-task matrices are never formed: a task's
@@ -185,7 +185,7 @@ def hvp_task_sum(data, B, w, e, V: TaskMatrix | None, v):
         Σ_i H_B = (Σ_i δe_i) wᵀ + Σ_i e_i v_iᵀ,     Σ_i H_w = Σ_i V_iᵀ e_i + Bᵀ Σ_i δe_i,
 
     and when Σ̂ is the same for every task (population mode) ``Σ_i δe_i = Σ (Σ_i V_i w +
-    B Σ_i v_i)`` needs no per-task vector at all (derived, THEORY §1.1).
+    B Σ_i v_i)`` needs no per-task vector at all (derived, docs/theory.md §1.1).
 
     B : (T, d, k) array; w : (T, 1, k); e : (T, n, d); V : TaskMatrix without base, or None
     for V = 0; v : (T, n, k). Returns the B-part (T, d, k) and the w-part (T, k).

@@ -1,4 +1,4 @@
-"""Principal angles, the subspace distance, and test-time excess risk (THEORY §1.2, claim 4).
+"""Principal angles, the subspace distance, and test-time excess risk (docs/theory.md §1.5, §1.6).
 
 All functions take NumPy arrays with a leading trial axis and compute in float64.
 """

@@ -1,4 +1,4 @@
-"""The multi-task linear regression environment of Collins22 (THEORY §1).
+"""The multi-task linear regression environment of Collins22 (docs/theory.md §1.1).
 
 Ground truth ``B*`` (d, k) with orthonormal columns; task i has head ``w*_i`` and parameter
 ``θ*_i = B* w*_i``; data ``x ~ N(0, Σ)``, ``y = <θ*_i, x> + z``, ``z ~ N(0, σ²)``.
@@ -57,7 +57,7 @@ class PopulationData:
         """The round's tasks as one task at their mean ``θ̄*`` (for ERM).
 
         With nothing adapted a task's loss ``½‖u‖²_Σ − θ*ᵀΣu + const`` is linear in θ*, so the
-        mean gradient over the tasks is the gradient at θ̄* (derived from THEORY §1.1), and a
+        mean gradient over the tasks is the gradient at θ̄* (derived, docs/theory.md §1.2), and a
         step costs one pass over the tasks. The loss keeps the spread term (see
         :meth:`resid_and_loss`).
         """

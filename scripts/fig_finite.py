@@ -1,9 +1,9 @@
 """Figure (c): finite samples — final distance against the samples per task m, for several n.
 
-Collins22's claim (THEORY §1.3 claim 3): ANIL/FO-ANIL recover col(B*) up to a statistical floor
-with m = O((d/n + 1) k³) samples per task, far fewer than the Ω(d) one task needs. Every
-method sees m_in = m_out = m samples per task; the iterative methods (ANIL, FO-ANIL, altmin,
-fedrep) see fresh tasks and samples every round for t = 400 rounds, the one-shot estimators
+Collins22's claim (docs/theory.md §1.3 claim 3): ANIL/FO-ANIL recover col(B*) up to a
+statistical floor with m = O((d/n + 1) k³) samples per task, far fewer than the Ω(d) one task
+needs. Every method sees m_in = m_out = m samples per task; the iterative methods (ANIL, FO-ANIL,
+altmin, fedrep) see fresh tasks and samples every round for t = 400 rounds, the one-shot estimators
 (mom, mt_erm) see one round (n tasks × 2m samples). The right panel puts m / (d/n + 1) on the
 x axis: if the floor depends on m and n only through it, the curves of different n coincide.
 """

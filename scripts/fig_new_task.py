@@ -1,7 +1,7 @@
 """Figure (d): a new task's excess risk against its number of samples m_test.
 
-THEORY §1.3 claim 4: a new task adapted in the learned k-dim subspace from O(k) samples reaches
-low excess risk, while least squares in d dims needs ≥ d samples. The subspace is learned by
+docs/theory.md §1.3 claim 4: a new task adapted in the learned k-dim subspace from O(k) samples
+reaches low excess risk, while least squares in d dims needs ≥ d samples. The subspace is learned by
 FO-ANIL (and, for comparison, the method of moments) in the claim-3 setting (finite samples,
 n=100, m_in=m_out=10, σ=0.1, α=0.1, β=0.2, t=400); each new task fits a head by least squares
 in col(B) (``risk_subspace``), all d coordinates by minimum-norm least squares (``risk_ls``),

@@ -1,6 +1,6 @@
 """Figure (a): population losses, every method — distance to col(B*) against the step.
 
-THEORY §1.3 claim 1 (d=20, k=3, n=20, α=β=0.5, σ=0, heads N(0, I_3), Collins22 init).
+docs/theory.md §1.3 claim 1 (d=20, k=3, n=20, α=β=0.5, σ=0, heads N(0, I_3), Collins22 init).
 Reptile with τ = 1 is ERM with rate αβ, so it runs with τ = 2; the one-shot estimators
 (mom, mt_erm) are drawn as markers at the last step.
 """

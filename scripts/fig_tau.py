@@ -1,7 +1,7 @@
 """Figure (e): τ inner steps, exact against first-order meta-gradients.
 
 Claim-3 setting (finite samples, d=20, k=3, n=100, m_in=m_out=10, σ=0.1, α=0.1, β=0.2):
-MAML/FO-MAML and ANIL/FO-ANIL with τ ∈ {1, 2, 4} inner steps. THEORY §1.3 notes the exact
+MAML/FO-MAML and ANIL/FO-ANIL with τ ∈ {1, 2, 4} inner steps. docs/theory.md §1.3 notes the exact
 variants are faster early; the left panels show the trajectories, the right one the distance
 at t = 150 and at the end against τ.
 """

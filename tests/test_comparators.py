@@ -1,5 +1,5 @@
-"""The comparators of THEORY §1.4: each update against its definition, computed independently
-here task by task with dense matrices, and recovery of col(B*) in easy regimes."""
+"""The comparators of docs/theory.md §1.4: each update against its definition, computed
+independently here task by task with dense matrices, and recovery of col(B*) in easy regimes."""
 
 import numpy as np
 import pytest

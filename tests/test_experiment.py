@@ -14,7 +14,8 @@ META = ("maml", "fo_maml", "anil", "fo_anil")
 
 
 def test_claim1_meta_methods_recover_the_subspace_and_erm_does_not():
-    """THEORY §1.3 claim 1: d=20, k=3, n=20, α=β=0.5, σ=0, fresh N(0, I) heads, Collins init."""
+    """docs/theory.md §1.3 claim 1: d=20, k=3, n=20, α=β=0.5, σ=0, fresh N(0, I) heads,
+    Collins init."""
     cfg = Config()  # the defaults are this setting
     assert (cfg.d, cfg.k, cfg.n_tasks, cfg.alpha, cfg.beta, cfg.trials) == (20, 3, 20, .5, .5, 5)
     result = run(cfg.replace(n_test_tasks=0))
@@ -93,7 +94,7 @@ def test_options_run_and_meta_learning_still_recovers(changes):
 
 
 def test_finite_samples_reach_a_floor_set_by_the_noise():
-    """THEORY §1.3 claim 3 (shortened): n=100, m=10, σ=0.1, α=0.1, β=0.2 ends near ~3e-2."""
+    """docs/theory.md §1.3 claim 3 (shortened): n=100, m=10, σ=0.1, α=0.1, β=0.2 ends near ~3e-2."""
     cfg = Config(mode="finite", n_tasks=100, m_in=10, m_out=10, sigma=0.1, alpha=0.1, beta=0.2,
                  steps=400, trials=2, methods=("fo_anil",), n_test_tasks=0, log_every=50)
     dist = run(cfg).runs["fo_anil"].metrics["dist"]

@@ -1,4 +1,4 @@
-"""Invariants of the methods with known analytic answers (THEORY §1.1)."""
+"""Invariants of the methods with known analytic answers (docs/theory.md §1.2)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Principal angles and the subspace distance (THEORY §1.2)."""
+"""Principal angles and the subspace distance (docs/theory.md §1.5)."""
 
 import numpy as np
 import pytest

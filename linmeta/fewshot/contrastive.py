@@ -1,6 +1,6 @@
 """MAML's encoder gradient as a supervised contrastive loss (Kao22), checked against backprop.
 
-Notation (THEORY.md §2). The encoder φ is every layer before the linear head ``w`` (with an
+Notation (docs/theory.md §2.3). The encoder φ is every layer before the linear head ``w`` (with an
 optional bias ``b``); ``φ(s)``, ``φ(q)`` are the support / query features ``(T, N, F)``. For a
 loss ``ℓ(z, y)`` on the logits ``z = φᵀw + b`` write the per-example *residual*
 

@@ -19,7 +19,7 @@ A layer is four functions (collected in :data:`LAYERS`):
     the tangent of ``vjp`` along ``(dp, dx, dgy)`` (forward mode over the backward pass). Chained
     through a network and started from the loss's Hessian-vector product, it gives the exact
     Hessian-vector product of the loss — the quantity the exact MAML pull-back
-    ``v ← v − α H v`` needs (Finn17; THEORY.md §1.1, "τ > 1 inner steps").
+    ``v ← v − α H v`` needs (Finn17; docs/theory.md §2.2).
 
 ReLU and max-pool are piecewise linear: their second derivatives vanish almost everywhere, so
 their ``vjp_jvp`` applies the same mask as their ``vjp``.

@@ -2,12 +2,12 @@
 
 Following learn2learn, the four methods differ only in *which layers the inner loop adapts*
 (all of them, or the head) and *whether the outer gradient goes through the inner update*
-(THEORY.md §1.1 table; Finn17, Raghu20). The inner loop on task i is
+(docs/theory.md §1.2, §2.2; Finn17, Raghu20). The inner loop on task i is
 
     θ_{i,j+1} = θ_{i,j} − α M ∇L_S(θ_{i,j}),   j = 0 … τ−1,   θ_{i,0} = θ,
 
 with M the mask of adapted parameters; the meta-objective is ``F(θ) = (1/T) Σ_i L_Q(θ_{i,τ})``.
-Its exact gradient is the reverse sweep (THEORY.md §1.1, "τ > 1 inner steps")
+Its exact gradient is the reverse sweep (docs/theory.md §2.2)
 
     v ← ∇L_Q(θ_{i,τ}) / T,    v ← v − α H_S(θ_{i,j}) M v   for j = τ−1 … 0,
 
