@@ -26,12 +26,20 @@ from .io import atomic_savefig
 from .results import (
     RESULT_FILES,
     ResultError,
+    Terminated,
+    check_metrics_file,
     exclusive_dir,
+    file_sha256,
     incomplete,
+    interruptible,
+    is_complete,
+    mark_complete,
     read_config,
     read_metrics,
     save_data,
     save_result,
+    saved_runs,
+    signals_deferred,
     summarize,
 )
 from .sweep import (
@@ -175,13 +183,17 @@ def _fmt(value) -> str:
 
 
 def summary_table(summary: dict) -> str:
+    """The per-method summary as text; with a held-out error (a data file without B*) its
+    column ``heldout mse`` (``final_heldout_mse``, mean over trials) follows the distances."""
+    heldout = any("final_heldout_mse" in s for s in summary.values())
     lines = [f"{'method':<10} {'final dist mean':>16} {'median':>10} {'max':>10} "
-             f"{'diverged':>9} {'time [s]':>9}"]
+             + (f"{'heldout mse':>12} " if heldout else "") + f"{'diverged':>9} {'time [s]':>9}"]
     for name, s in summary.items():
         lines.append(
             f"{name:<10} {_fmt(s['final_dist_mean']):>16} {_fmt(s['final_dist_median']):>10} "
-            f"{_fmt(s['final_dist_max']):>10} {s['diverged']:>4}/{s['trials']:<4} "
-            f"{s['seconds']:>9.2f}"
+            f"{_fmt(s['final_dist_max']):>10} "
+            + (f"{_fmt(s.get('final_heldout_mse')):>12} " if heldout else "")
+            + f"{s['diverged']:>4}/{s['trials']:<4} {s['seconds']:>9.2f}"
         )
     return "\n".join(lines)
 
@@ -196,73 +208,201 @@ def summary_table(summary: dict) -> str:
               help="NPZ with B_star (d,k), B0 (d,k'), w0 (k',), W_star (n,k) [, Sigma_diag (d,)].")
 @click.option("--save-params", is_flag=True,
               help="Store final B (trials,d,k') and w in arrays.npz.")
-@click.option("--plot/--no-plot", default=True, help="Write convergence.png [default: on].")
+@click.option("--plot/--no-plot", default=None, help="Write convergence.png [default: on].")
 @click.option("--data", "data_file", type=click.Path(dir_okay=False), default=None,
-              help="NPZ with X (n,m,d), y (n,m) [, B_star (d,k), m_in]: run the methods on these "
-                   "samples (fixed data); distance when B_star is given, else held-out error.")
+              help="NPZ with X (n,m,d), y (n,m) [, B_star (d,k), m_in, k]: run the methods on "
+                   "these samples (fixed data); distance when B_star is given, else held-out "
+                   "error (then --k, or k in the file, is required).")
 @click.option("--save-data", "save_data_", is_flag=True,
               help="Store the fixed dataset (--samples fixed or --data) as data.npz.")
 @click.option("--overwrite", is_flag=True, help="Replace a result already in --out.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
+              metavar="DIR", help="Finish the interrupted run in DIR: compute only the methods "
+                                  "it lacks, with the options it was started with.")
 def run_cmd(config_file, out, problem_file, save_params, plot, data_file, save_data_, overwrite,
-            **options):
+            resume_dir, **options):
     """Simulate the methods and write a result directory.
 
     With no arguments: the headline comparison of docs/theory.md §1.3 claim 1 (MAML, FO-MAML, ANIL,
     FO-ANIL, ERM in population mode, d=20, k=3, n=20, α=β=0.5, 5 trials).
-    """
-    cfg = resolve_config(config_file, options)
-    problem = data = heldout = None
-    if data_file:
-        if problem_file:
-            raise click.UsageError("--data and --problem exclude each other")
-        cfg, problem, data, heldout = _data_run(cfg, data_file)
-    if problem_file:
-        cfg = problem_config(cfg, problem_file, given_fields(config_file, options))
-    check_linear(cfg)  # before the problem's trials are allocated
-    if problem_file:
-        problem = load_problem(problem_file, cfg.trials)
-    out = Path(out or f"results/run-{datetime.now():%Y%m%d-%H%M%S}")
-    _refuse_result(out, overwrite)
-    if save_data_ and cfg.samples != "fixed":
-        raise click.UsageError("--save-data needs --samples fixed or --data")
-    with exclusive_dir(out, "run"):
-        _refuse_result(out, overwrite)  # again, now that no other process can write here
-        progress = Progress()
-        try:
-            result = run_experiment(cfg, problem, progress=progress, problem_file=problem_file,
-                                    data=data, heldout=heldout)
-        finally:
-            progress.close()
-        save_result(result, out, save_params=save_params)
-        if save_data_:
-            save_data(result, out)
-        if plot:
-            from .plotting import convergence_figure
 
-            metric = "dist" if result.problem.B_star is not None else "heldout_mse"
-            fig = convergence_figure([(out.name, read_metrics(out))], metric=metric)
-            atomic_savefig(fig, out / "convergence.png", dpi=120)
+    Each method's results are saved as soon as it finishes ("complete": false in config.json
+    until the end), so Ctrl-C or SIGTERM leaves the finished methods as a valid result, which
+    `linmeta run --resume DIR` completes (the same files as an uninterrupted run).
+    """
+    if resume_dir:
+        flags = {"--config": config_file, "--out": out, "--problem": problem_file,
+                 "--save-params": save_params, "--plot/--no-plot": plot is not None,
+                 "--data": data_file, "--save-data": save_data_, "--overwrite": overwrite,
+                 **{"--" + k.replace("_", "-"): v is not None for k, v in options.items()}}
+        given = [flag for flag, value in flags.items() if value]
+        if given:
+            raise click.UsageError(f"--resume takes every option from {resume_dir}/config.json; "
+                                   f"drop {', '.join(given)}")
+        out = Path(resume_dir)
+        if not (out / "config.json").is_file():
+            raise ResultError(f"{out} holds no run to resume (no config.json)")
+        _resume_options(out)  # refused before the lock is taken; read again under it
+        check_metrics_file(out)
+        job = None
+    else:
+        job = _new_job(config_file, problem_file, save_params, plot, data_file, save_data_,
+                       options)
+        out = Path(out or f"results/run-{datetime.now():%Y%m%d-%H%M%S}")
+        _refuse_result(out, overwrite)
+    with exclusive_dir(out, "run"):
+        if job is None:
+            job = _resume_job(out)
         else:
-            (out / "convergence.png").unlink(missing_ok=True)  # a replaced run's figure
+            _refuse_result(out, overwrite)  # again, now that no other process can write here
+            for stale in ("convergence.png", "data.npz"):  # of a run being replaced
+                (out / stale).unlink(missing_ok=True)
+        result = _execute(job, out)
     click.echo(summary_table(summarize(result)))
     click.echo(f"results in {out}")
 
 
-def _data_run(cfg: Config, path):
+@dataclasses.dataclass
+class RunJob:
+    """What ``linmeta run`` computes and writes: ``options`` is recorded in config.json as
+    ``run_options`` (the data file, its SHA-256, the flags) so that ``--resume`` can go on;
+    ``done``: the methods a resumed run already holds."""
+
+    cfg: Config
+    problem: object = None
+    problem_file: str | None = None
+    data: object = None
+    heldout: object = None
+    options: dict = dataclasses.field(default_factory=dict)
+    done: dict | None = None
+
+
+def _new_job(config_file, problem_file, save_params, plot, data_file, save_data_,
+             options) -> RunJob:
+    cfg = resolve_config(config_file, options)
+    given = given_fields(config_file, options)
+    problem = data = heldout = None
+    if data_file:
+        if problem_file:
+            raise click.UsageError("--data and --problem exclude each other")
+        cfg, problem, data, heldout = _data_run(cfg, data_file, given.get("k"))
+    if problem_file:
+        cfg = problem_config(cfg, problem_file, given)
+    check_linear(cfg)  # before the problem's trials are allocated
+    if problem_file:
+        problem = load_problem(problem_file, cfg.trials)
+    if save_data_ and cfg.samples != "fixed":
+        raise click.UsageError("--save-data needs --samples fixed or --data")
+    source = data_file or problem_file
+    options = {"data_file": data_file, "input_sha256": file_sha256(source) if source else None,
+               "save_params": save_params, "save_data": save_data_,
+               "plot": True if plot is None else plot}
+    return RunJob(cfg, problem, problem_file, data, heldout, options)
+
+
+def _resume_job(out: Path) -> RunJob:
+    """The job of the interrupted run in ``out``, with the methods it finished."""
+    meta, options = _resume_options(out)
+    cfg = Config.from_dict(meta["config"])
+    problem_file, data_file = meta.get("problem_file"), options.get("data_file")
+    source = data_file or problem_file
+    if source:
+        try:
+            same = file_sha256(source) == options.get("input_sha256")
+        except OSError as err:
+            raise ResultError(f"cannot resume {out}: its input file {source} cannot be read "
+                              f"({err.strerror or err})") from None
+        if not same:
+            raise ResultError(f"cannot resume {out}: its input file {source} changed since the "
+                              "run started; start it again with --overwrite")
+    problem = data = heldout = None
+    if data_file:
+        _, problem, data, heldout = _data_run(cfg, data_file, cfg.k)
+    if problem_file:
+        problem = load_problem(problem_file, cfg.trials)
+    return RunJob(cfg, problem, problem_file, data, heldout, options, saved_runs(out))
+
+
+def _resume_options(out: Path):
+    """``(config.json, its run_options)`` of a run that ``--resume`` can finish."""
+    meta = read_config(out)
+    if meta.get("complete"):
+        raise ResultError(f"{out} holds a finished run: nothing to resume")
+    options = meta.get("run_options")
+    if not isinstance(options, dict) or not isinstance(meta.get("config"), dict):
+        raise ResultError(f"{out} cannot be resumed: its config.json has no run_options (not "
+                          "written by `linmeta run`); start it again with --overwrite")
+    return meta, options
+
+
+def _execute(job: RunJob, out: Path):
+    """Run ``job`` into ``out``, saving the result after each method; on Ctrl-C or SIGTERM
+    say what was saved and exit 130 or 143."""
+    options, total = job.options, len(job.cfg.methods)
+    saved = [None if job.done is None else len(job.done)]  # methods in the saved result
+
+    def checkpoint(result):
+        with signals_deferred():  # metrics.csv and its checksum are saved together
+            save_result(result, out, save_params=options["save_params"], complete=False,
+                        run_options=options)
+            saved[0] = len(result.runs)
+
+    progress = Progress()
+    try:
+        with interruptible():
+            try:
+                result = run_experiment(job.cfg, job.problem, progress=progress,
+                                        problem_file=job.problem_file, data=job.data,
+                                        heldout=job.heldout, done=job.done,
+                                        checkpoint=checkpoint)
+            finally:
+                progress.close()
+            if options["save_data"]:
+                save_data(result, out)
+            if options["plot"]:
+                from .plotting import convergence_figure
+
+                metric = "dist" if result.problem.B_star is not None else "heldout_mse"
+                fig = convergence_figure([(out.name, read_metrics(out))], metric=metric)
+                atomic_savefig(fig, out / "convergence.png", dpi=120)
+            else:
+                (out / "convergence.png").unlink(missing_ok=True)
+            mark_complete(out)
+    except KeyboardInterrupt as err:
+        what = "terminated" if isinstance(err, Terminated) else "interrupted"
+        if saved[0] is None:
+            click.echo(f"Error: {what} before anything was saved in {out}", err=True)
+        else:
+            click.echo(f"Error: {what}; {saved[0]} of {total} methods are saved in {out} "
+                       f"(\"complete\": false); finish with: linmeta run --resume {out}",
+                       err=True)
+        raise click.exceptions.Exit(143 if isinstance(err, Terminated) else 130) from None
+    return result
+
+
+def _data_run(cfg: Config, path, k: int | None = None):
     """Config, problem, training data and held-out tasks of ``run --data FILE``.
 
-    With ``B_star`` in the file every task trains and the distance is logged. Without it the
-    last ⌈n/5⌉ tasks are held out: each fits a head in col(B) on its first m_in samples and is
-    scored on the rest (``heldout_mse``)."""
+    With ``B_star`` in the file every task trains and the distance is logged, with the file's
+    k. Without it the width to learn is ``k`` (``--k``) or the file's ``k`` entry, and one of
+    them is required; the last ⌈n/5⌉ tasks are held out: each fits a head in col(B) on its
+    first m_in samples and is scored on the rest (``heldout_mse``)."""
     from .experiment import _rng, streams
     from .tasks import Problem, SampleData, draw_init, load_data, random_orthonormal
 
-    data, B_star, m_in = load_data(path)
+    data, B_star, m_in, k_file = load_data(path)
     T, n, m, d = data.X.shape
     if m < 2:
         raise DataError(f"data file {path}: each task needs at least 2 samples (inner, outer)")
     m_in = m_in or m // 2
-    k = B_star.shape[-1] if B_star is not None else cfg.k
+    fixed = B_star.shape[-1] if B_star is not None else k_file
+    if fixed is None and k is None:
+        raise DataError(f"data file {path} has no B_star: give --k, the width of the "
+                        "representation to learn (or store k in the file)")
+    if fixed is not None and k is not None and k != fixed:
+        raise DataError(f"data file {path} fixes k={fixed}, but k={k} was given; drop one of "
+                        "them")
+    k = fixed if fixed is not None else k
     heldout = None
     if B_star is None:
         h = -(-n // 5)
@@ -288,6 +428,9 @@ def _data_run(cfg: Config, path):
 def _refuse_result(out: Path, overwrite: bool) -> None:
     found = [name for name in RESULT_FILES if (out / name).exists()]
     if found and not overwrite:
+        if (out / "config.json").exists() and not is_complete(out):
+            raise ResultError(f"{out} holds an interrupted run; finish it with --resume {out}, "
+                              "or use --overwrite to replace it, or another --out")
         raise ResultError(f"{out} already holds a result ({found[0]}); use --overwrite to "
                           "replace it, or another --out")
 
@@ -303,7 +446,8 @@ def _refuse_result(out: Path, overwrite: bool) -> None:
 def plot_cmd(result_dirs, metric, linear, out):
     """Redraw from saved results without recomputing; several results are overlaid.
 
-    An incomplete result (an interrupted run, a truncated metrics.csv) is drawn with a warning.
+    An incomplete result (an interrupted run: the methods it finished) is drawn with a warning
+    per missing piece; a damaged metrics.csv is refused.
     """
     from matplotlib.figure import Figure
 
@@ -318,6 +462,9 @@ def plot_cmd(result_dirs, metric, linear, out):
     for d in result_dirs:
         read_config(d)
         metrics = read_metrics(d)
+        if not metrics:  # an interrupted run saved before its first method finished
+            raise ResultError(f"nothing to draw in {d}: no method has finished yet (finish the "
+                              f"run with: linmeta run --resume {d})")
         for problem in incomplete(d, metrics):
             click.echo(f"Warning: {d} is incomplete: {problem}", err=True)
         runs.append((Path(d).name, metrics))

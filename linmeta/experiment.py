@@ -1,12 +1,12 @@
 """Config -> run() -> Result, and the result directory (config.json, metrics.csv, arrays.npz).
 
 A run simulates every requested method on the same environment and the same random stream
-(common random numbers), for all trials at once as one array computation of shape
-(trials, tasks, …). In population mode with Σ = I every iterate stays in
-span(B0, B*) (all updates are combinations of ``B w − B* w*`` and their products with heads),
-so the simulation runs in an orthonormal basis U of that span, of dimension ≤ k + k′; the
-distance and the losses are unchanged by the change of basis, and B = U B_c is rebuilt for
-the test-time metrics and the saved parameters.
+(common random numbers: each method reopens the streams from the seed), for all trials at once
+as one array computation of shape (trials, tasks, …). In population mode with Σ = I every
+iterate stays in span(B0, B*) (all updates are combinations of ``B w − B* w*`` and their
+products with heads), so the simulation runs in an orthonormal basis U of that span, of
+dimension ≤ k + k′; the distance and the losses are unchanged by the change of basis, and
+B = U B_c is rebuilt for the test-time metrics and the saved parameters.
 """
 
 from __future__ import annotations
@@ -122,12 +122,21 @@ def _basis(cfg: Config, problem: Problem):
 
 
 def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file=None,
-        data: SampleData | None = None, heldout: SampleData | None = None) -> Result:
+        data: SampleData | None = None, heldout: SampleData | None = None,
+        done: dict | None = None, checkpoint=None) -> Result:
     """Simulate every method of ``cfg``; ``progress(method, step, steps)`` is called each step.
 
     ``data`` (T, n, m, d) with labels: a given fixed dataset (a data file) instead of drawn
     samples; ``problem.B_star`` may then be None (no distance is logged). ``heldout``: tasks
     kept out of training, scored by :func:`linmeta.metrics.heldout_mse` at every logged step.
+
+    ``done``: ``{method: MethodRun}`` already computed (a resumed run,
+    :func:`linmeta.results.saved_runs`), kept as given; only the other methods are simulated.
+    ``checkpoint(result)`` is called with the result so far (its runs in the order of
+    ``cfg.methods``) before the first simulated method and after each one. Every method opens
+    the run's random streams afresh from the seed (common random numbers), so a method's
+    numbers do not depend on which other methods run or in which order: a run resumed from
+    any subset of finished methods equals the uninterrupted one.
     """
     check_linear(cfg)  # refuse before allocating what cannot fit
     seqs = streams(cfg.seed)
@@ -137,9 +146,22 @@ def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file
         data = draw_fixed_data(cfg, problem, seqs)
     tests = make_test_tasks(cfg, problem, seqs["test"])
     result = Result(cfg, problem, problem_file=problem_file, data=data)
+    runs = {name: done[name] for name in cfg.methods if name in (done or {})}
+
+    def ordered():
+        return {name: runs[name] for name in cfg.methods if name in runs}
+
+    result.runs = ordered()
+    if checkpoint is not None:
+        checkpoint(result)
     for name in cfg.methods:
-        result.runs[name] = simulate(cfg, get_method(name), problem, tests, seqs, progress, data,
-                                     heldout)
+        if name in runs:
+            continue
+        runs[name] = simulate(cfg, get_method(name), problem, tests, seqs, progress, data,
+                              heldout)
+        result.runs = ordered()
+        if checkpoint is not None:
+            checkpoint(result)
     return result
 
 

@@ -3,8 +3,11 @@
 Every file is written atomically (:mod:`linmeta.io`: a temporary name in the same directory,
 moved into place with ``os.replace``), so an interrupted run never leaves a half-written file
 under a final name.
-``config.json`` is written last and carries ``"complete": true``: a directory without it is
-an unfinished run.
+``config.json`` is written last, with the checksum of the ``metrics.csv`` beside it. A result
+is saved whole after each method finishes (:func:`save_result` with ``complete=False``), so an
+interrupted run leaves the methods it finished as a valid result marked ``"complete": false``;
+:func:`saved_runs` reads them back exactly, for ``linmeta run --resume``. A directory without
+``config.json`` holds no result.
 
 metrics.csv is tidy: one row per (method, trial, step, metric, value). Values are written with
 ``repr`` (shortest round-trip form), so a reload gives the same float64 bits. A diverged trial
@@ -18,6 +21,7 @@ import csv
 import hashlib
 import json
 import os
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,14 +113,24 @@ def summarize(result) -> dict:
             out[name]["samples"] = int(run.samples[-1])
         if "heldout_mse" in run.metrics:  # a data file without B*: the held-out error
             mse = run.metrics["heldout_mse"][:, -1]
-            out[name]["final_heldout_mse"] = float(np.nanmean(mse)) if np.isfinite(mse).any() \
-                else None
+            ok = np.isfinite(mse)  # over the finite values, as metrics.csv holds them
+            out[name]["final_heldout_mse"] = float(np.nanmean(np.where(ok, mse, np.nan))) \
+                if ok.any() else None
     return out
 
 
-def save_result(result, out_dir, save_params: bool = False) -> Path:
-    """Write a Result to ``out_dir``; returns the directory."""
+def save_result(result, out_dir, save_params: bool = False, complete: bool | None = None,
+                run_options: dict | None = None) -> Path:
+    """Write a Result to ``out_dir``; returns the directory.
+
+    ``complete`` (default: every method of the config has run) is recorded in ``config.json``;
+    a result saved after each method with ``complete=False`` reads cleanly at every moment
+    (:func:`read_metrics`, :func:`incomplete`). ``run_options``: what ``linmeta run`` needs to
+    resume the run (its files and flags), recorded as given.
+    """
     out = make_dir(out_dir)
+    if complete is None:
+        complete = set(result.runs) >= set(result.config.methods)
     marker = out / "config.json"
     if marker.exists():  # an old complete run is being replaced: mark it incomplete first
         marker.unlink()
@@ -155,16 +169,76 @@ def save_result(result, out_dir, save_params: bool = False) -> Path:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "provenance": provenance(),
         "metrics_csv": {"sha256": file_sha256(out / "metrics.csv"), "rows": per_method},
-        "complete": True,
     }
+    if run_options is not None:
+        meta["run_options"] = run_options
+    meta["complete"] = bool(complete)
     atomic_write_text(marker, json.dumps(meta, indent=2) + "\n")
     return out
+
+
+def mark_complete(out_dir) -> None:
+    """Set ``"complete": true`` in the ``config.json`` of a result saved with ``complete=False``
+    once everything else of the run (its figure, its data file) is written."""
+    path = Path(out_dir) / "config.json"
+    meta = read_config(out_dir)
+    meta["complete"] = True
+    atomic_write_text(path, json.dumps(meta, indent=2) + "\n")
+
+
+def saved_runs(out_dir) -> dict:
+    """The methods a (partial) result directory holds, as :class:`~linmeta.experiment.MethodRun`
+    objects that :func:`save_result` writes back to the same bytes.
+
+    A method is there when ``summary.json`` lists it; its steps, ``diverged_at``, distance,
+    samples and (with ``--save-params``) B and w come from ``arrays.npz``, its other metrics from
+    ``metrics.csv`` (checked against its checksum; non-finite values are not stored, so they
+    come back as NaN, as ``metrics.csv`` and the summary treat them), its time from
+    ``summary.json``. Raises :class:`ResultError` for a damaged or inconsistent directory.
+    """
+    from .experiment import MethodRun
+
+    out = Path(out_dir)
+    meta = read_config(out)
+    metrics = read_metrics(out)
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+        with np.load(out / "arrays.npz", allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as err:
+        raise ResultError(f"{out}: unreadable result ({err})") from None
+    methods = meta.get("config", {}).get("methods", [])
+    trials = meta.get("config", {}).get("trials")
+    runs = {}
+    for name in methods:
+        if name not in summary:
+            continue
+        if f"{name}.steps" not in arrays or f"{name}.diverged_at" not in arrays:
+            raise ResultError(f"{out}: arrays.npz lacks {name}, which summary.json lists; "
+                              "rerun with --overwrite")
+        steps = arrays[f"{name}.steps"]
+        values = {}
+        for (method, metric), (at, v) in metrics.items():
+            if method != name or metric == "diverged_at":
+                continue
+            full = np.full((trials, steps.size), np.nan)
+            full[: v.shape[0], np.searchsorted(steps, at)] = v
+            values[metric] = full
+        if f"{name}.dist" in arrays:
+            values["dist"] = arrays[f"{name}.dist"]
+        if "final_heldout_mse" in summary[name]:
+            values.setdefault("heldout_mse", np.full((trials, steps.size), np.nan))
+        runs[name] = MethodRun(name, steps, values, arrays[f"{name}.diverged_at"],
+                               arrays.get(f"{name}.B"), arrays.get(f"{name}.w"),
+                               float(summary[name]["seconds"]), arrays.get(f"{name}.samples"))
+    return runs
 
 
 def save_data(result, out_dir) -> Path:
     """Write the fixed dataset every method of ``result`` used to ``out_dir/data.npz``: ``X``
     (T, n, m, d), ``y`` (T, n, m), ``m_in`` (a task's first m_in samples are its inner data)
-    and ``B_star`` (T, d, k) when known; ``linmeta run --data`` reads the same format."""
+    and ``B_star`` (T, d, k) when known, else ``k``; ``linmeta run --data`` reads the same
+    format."""
     if result.data is None:
         raise ResultError("no fixed dataset to save: use --samples fixed (or --data)")
     data = result.data
@@ -174,6 +248,8 @@ def save_data(result, out_dir) -> Path:
               "m_in": np.asarray(result.config.m_in)}
     if result.problem.B_star is not None:
         arrays["B_star"] = result.problem.B_star
+    else:  # the width to learn, which run --data cannot read off B_star
+        arrays["k"] = np.asarray(result.config.k)
     path = Path(out_dir) / "data.npz"
     atomic_savez(path, arrays)
     return path
@@ -320,3 +396,62 @@ def incomplete(out_dir, metrics: dict | None = None) -> list[str]:
 
 def _ranges(items: list[int]) -> str:
     return ",".join(map(str, items[:5])) + ("…" if len(items) > 5 else "")
+
+
+# ---------------------------------------------------------------- interrupted writers
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the same clean-up runs."""
+
+
+@contextlib.contextmanager
+def interruptible():
+    """For the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) instead of
+    ending the process at once, so an interrupted writer saves nothing half-way and releases
+    its lock through the usual clean-up. Outside the main thread the block runs unchanged."""
+    def terminated(signum, frame):
+        raise Terminated()
+
+    try:
+        old = signal.signal(signal.SIGTERM, terminated)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM back during the block: they take effect when it ends.
+
+    A result is several files (metrics.csv and the checksum in config.json); saving them
+    under this guard means Ctrl-C or SIGTERM never falls between them, so an interrupted run
+    always leaves a result whose files agree. The handlers are swapped (not the signal mask,
+    which other threads, such as BLAS's, do not share). Outside the main thread the block runs
+    unguarded.
+    """
+    caught = []
+
+    def hold(signum, frame):
+        caught.append(signum)
+
+    try:
+        old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if caught:
+            handler = old[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(caught[0])

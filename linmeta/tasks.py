@@ -348,6 +348,23 @@ def draw_inputs(rng_x, rng_noise, n: int, T: int, m: int, d: int, sigma_diag, no
 
 
 PROBLEM_KEYS = {"B_star", "B0", "w0", "W_star", "Sigma_diag"}
+#: The first bytes of a zip archive, which an .npz is (an empty archive starts with the second).
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def check_npz(path, error: type[Exception] = ValueError, what: str = "") -> None:
+    """Raise ``error("{what}{path} is not an .npz file")`` when the file ``path`` exists but
+    is not a zip archive (NumPy would read it as a pickle or an .npy and say something else).
+
+    A missing file or a directory is left to the reader, which reports it in its own words.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return
+    if head not in ZIP_MAGIC:
+        raise error(f"{what}{path} is not an .npz file")
 
 
 def load_problem(path, trials: int) -> Problem:
@@ -357,8 +374,10 @@ def load_problem(path, trials: int) -> Problem:
     The same environment is used for every trial. Raises :class:`ProblemError` with a one-line
     message for a missing, unreadable or inconsistent file.
     """
+    check_npz(path, ProblemError, "problem file ")
     try:
-        with np.load(path, allow_pickle=False) as f:
+        # our own handle: NumPy leaves a path it opened unclosed when the archive is broken
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             arrays = {key: np.asarray(f[key], dtype=np.float64) for key in f.files}
     except FileNotFoundError:
         raise ProblemError(f"problem file not found: {path}") from None
@@ -494,18 +513,21 @@ def to_host(a) -> np.ndarray:
     return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
-DATA_KEYS = {"X", "y", "B_star", "m_in"}
+DATA_KEYS = {"X", "y", "B_star", "m_in", "k"}
 
 
 def load_data(path):
     """Read a dataset from ``.npz``: ``X`` (n, m, d) or (T, n, m, d), ``y`` (n, m) or (T, n, m),
-    optionally ``B_star`` (d, k) or (T, d, k) and ``m_in`` (the inner samples of a task).
+    optionally ``B_star`` (d, k) or (T, d, k), ``m_in`` (the inner samples of a task) and ``k``
+    (the width to learn, for data without ``B_star``).
 
-    Returns ``(data SampleData (T, n, m, d), B_star (T, d, k) or None, m_in or None)``; a
-    missing, unreadable or inconsistent file raises :class:`DataError` in one line.
+    Returns ``(data SampleData (T, n, m, d), B_star (T, d, k) or None, m_in or None, k or
+    None)``; a missing, unreadable or inconsistent file raises :class:`DataError` in one line.
     """
+    check_npz(path, DataError, "data file ")
     try:
-        with np.load(path, allow_pickle=False) as f:
+        # our own handle: NumPy leaves a path it opened unclosed when the archive is broken
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             arrays = {key: np.asarray(f[key]) for key in f.files}
     except FileNotFoundError:
         raise DataError(f"data file not found: {path}") from None
@@ -540,4 +562,13 @@ def load_data(path):
         m_in = int(m_in)
         if not 1 <= m_in < X.shape[2]:
             raise DataError(f"m_in must be in [1, m) = [1, {X.shape[2]}), got {m_in}")
-    return data, B_star, m_in
+    k = arrays.get("k")
+    if k is not None:
+        if k.shape != () or k.dtype.kind not in "iu" or not 1 <= int(k) <= X.shape[-1]:
+            raise DataError(f"data file {path}: k must be one integer in [1, d = {X.shape[-1]}], "
+                            f"got {k.tolist()!r}")
+        k = int(k)
+        if B_star is not None and k != B_star.shape[-1]:
+            raise DataError(f"data file {path}: k = {k} but B_star has {B_star.shape[-1]} "
+                            "columns")
+    return data, B_star, m_in, k

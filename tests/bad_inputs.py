@@ -77,7 +77,11 @@ def _cases():
         (["--mode", "finite", "--samples", "fixed", "--batch-tasks", "100"], "batch_tasks"),
         (["--batch-tasks", "-1"], "batch_tasks"),
         (["--data", "{root}/missing.npz"], "missing.npz"),
-        (["--data", "{root}/garbage.npz"], "garbage.npz"),
+        (["--data", "{root}/garbage.npz"], "garbage.npz is not an .npz file"),
+        (["--data", "{root}/truncated.npz"], "cannot read data file"),
+        (["--data", "{root}/data_nok.npz"], "--k"),
+        (["--data", "{root}/data_bstar.npz", "--k", "3"], "fixes k=2"),
+        (["--data", "{root}/data_badk.npz"], "k must be one integer"),
         (["--config", "{root}/missing.toml"], "not found"),
         (["--config", "{root}/malformed.toml"], "malformed"),
         (["--config", "{root}/unknown.toml"], "unknown config field"),
@@ -87,7 +91,8 @@ def _cases():
         (["--config", "{root}/methods.toml"], "methods"),
         (["--config", "{root}"], "directory"),
         (["--problem", "{root}/missing.npz"], "not found"),
-        (["--problem", "{root}/garbage.npz"], "problem"),
+        (["--problem", "{root}/garbage.npz"], "problem file"),
+        (["--problem", "{root}/garbage.npz"], "garbage.npz is not an .npz file"),
         (["--problem", "{root}/problem_nan.npz"], "non-finite"),
         (["--problem", "{root}/problem.npz", "--d", "9"], "d=9"),
         (["--problem", "{root}/problem.npz", "--n-tasks", "7"], "n_tasks=7"),
@@ -99,8 +104,18 @@ def _cases():
     ):
         add(RUN, args, expected, "run " + " ".join(args))
     for out, expected in (("{root}/file/x", "file"), ("/proc/linmeta-probe/x", "/proc"),
-                          ("{root}/result", "--overwrite")):
+                          ("{root}/result", "--overwrite"), ("{root}/partial", "--resume")):
         add(["run"] + RUN[1:-2], ["--out", out], expected, f"run --out {out}")
+    for args, expected in (
+        (["{root}/result"], "nothing to resume"), (["{root}/missing"], "no run to resume"),
+        (["{root}/empty"], "no run to resume"), (["{root}/badjson"], "unreadable"),
+        (["{root}/nometrics"], "nothing to resume"),
+        (["{root}/partial", "--steps", "5"], "drop --steps"),
+        (["{root}/partial", "--out", "{out}"], "drop --out"),
+        (["{root}/partial_damaged"], "damaged"),
+        (["{root}/partial_norecord"], "run_options"),
+    ):
+        add(["run", "--resume"], args, expected, "run --resume " + " ".join(args))
 
     # ---------------------------------------------------------------- linmeta plot
     for args, expected in (
@@ -159,7 +174,7 @@ def _cases():
     for name, values in (("--inner-lr", ["inf", "nan", "-1"]),
                          ("--outer-lr", ["inf", "nan", "0", "-1"]),
                          ("--head-scale", ["nan", "inf", "-1"]),
-                         ("--n-way", ["0"]), ("--k-shot", ["0"]), ("--n-query", ["0"]),
+                         ("--n-way", ["0", "1"]), ("--k-shot", ["0"]), ("--n-query", ["0"]),
                          ("--meta-batch", ["0"]), ("--channels", ["0"]), ("--eval-every", ["0"]),
                          ("--val-tasks", ["0"]), ("--ckpt-every", ["0"]), ("--workers", ["0"]),
                          ("--steps", ["-1"]), ("--inner-steps", ["-1"]),
@@ -177,7 +192,8 @@ def _cases():
         (["--n-way", "100000"], "classes"),
         (["--dataset", "npz"], "--data-path"),
         (["--dataset", "omniglot", "--data-path", "{root}/missing"], "missing"),
-        (["--dataset", "npz", "--data-path", "{root}/garbage.npz"], "garbage.npz"),
+        (["--dataset", "npz", "--data-path", "{root}/garbage.npz"],
+         "garbage.npz is not an .npz file"),
         (["--data-path", "{root}/garbage.npz"], "glyphs"),
         (["--dataset", "bogus"], "bogus"), (["--algorithm", "reptile"], "reptile"),
         (["--loss", "hinge"], "hinge"), (["--head-init", "x"], "'x'"),
@@ -200,7 +216,10 @@ def _cases():
 
     # ---------------------------------------------------------------- fewshot eval
     for args, expected in (
-        (["{root}/missing.npz"], "no such checkpoint"), (["{root}/corrupt.npz"], "cannot read"),
+        (["{root}/missing.npz"], "no such checkpoint"),
+        (["{root}/corrupt.npz"], "corrupt.npz is not an .npz file"),
+        (["{root}/garbage.npz"], "garbage.npz is not an .npz file"),
+        (["{root}/truncated.npz"], "cannot read"),
         (["{root}/empty"], "no checkpoints"),
         (["{root}/fsrun", "--tasks", "0"], "tasks"), (["{root}/fsrun", "--tasks", "-1"], "tasks"),
         (["{root}/fsrun", "--tasks", VAST], "needs"),
@@ -225,6 +244,7 @@ def _cases():
         add(CONTRASTIVE, args, expected, "fewshot contrastive " + " ".join(args))
     for args, expected in (
         (["{root}/missing", "--out", "{out}"], "no such checkpoint"),
+        (["{root}/garbage.npz", "--out", "{out}"], "garbage.npz is not an .npz file"),
         (["{root}/fsrun", "--out", "{root}/ctr_out"], "--overwrite"),
         (["{root}/fsrun", "--out", "{root}/file/x"], "file"),
         (["{root}/fsrun"], "Missing option"),
@@ -265,6 +285,13 @@ def make_fixtures(root) -> Path:
         (root / name).write_text(text)
     (root / "garbage.npz").write_bytes(b"this is not an npz file")
     (root / "corrupt.npz").write_bytes(b"junk")
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((6, 4, 5)), rng.standard_normal((6, 4))
+    np.savez(root / "data_nok.npz", X=X, y=y)  # no B_star, no k: --k is needed
+    np.savez(root / "data_badk.npz", X=X, y=y, k=np.float64(2.5))
+    B_star = np.linalg.qr(rng.standard_normal((5, 2)))[0]
+    np.savez(root / "data_bstar.npz", X=X, y=y, B_star=B_star)
+    (root / "truncated.npz").write_bytes((root / "data_nok.npz").read_bytes()[:60])  # a zip cut
     rng = np.random.default_rng(0)
     q, _ = np.linalg.qr(rng.standard_normal((8, 2)))
     problem = dict(B_star=q, B0=rng.standard_normal((8, 2)), w0=rng.standard_normal(2),
@@ -288,6 +315,16 @@ def make_fixtures(root) -> Path:
     changed = last[:digit] + str((int(last[digit]) + 1) % 10) + last[digit + 1:]
     (root / "edited" / "metrics.csv").write_text("".join(lines[:-1]) + changed + "\n")
     (root / "badheader" / "metrics.csv").write_text("a,b\n1,2\n")
+    for name in ("partial", "partial_damaged", "partial_norecord"):  # interrupted runs
+        shutil.copytree(result, root / name, dirs_exist_ok=True)
+        meta = json.loads((result / "config.json").read_text())
+        meta.update(complete=False, run_options={"data_file": None, "input_sha256": None,
+                                                 "save_params": False, "save_data": False,
+                                                 "plot": False})
+        if name == "partial_norecord":
+            del meta["run_options"]
+        (root / name / "config.json").write_text(json.dumps(meta))
+    (root / "partial_damaged" / "metrics.csv").write_text(text[:half])
     (root / "badjson" / "config.json").write_text("{not json")
     (root / "nometrics" / "metrics.csv").unlink()
 

@@ -28,7 +28,7 @@ from linmeta.fewshot.train import (
     read_metrics,
 )
 from linmeta.fewshot.train import run as train
-from linmeta.results import ResultError, exclusive_dir, save_result
+from linmeta.results import ResultError, exclusive_dir, file_sha256, save_result
 from linmeta.sweep import expand, point_dir, read_summary, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,6 +228,10 @@ def test_plot_warns_about_an_incomplete_result(tmp_path):
     lines = (out / "metrics.csv").read_text().splitlines(keepends=True)
     kept = [line for line in lines if not (line.startswith("fo_anil,1,4,"))]
     (out / "metrics.csv").write_text("".join(kept))  # trial 1 of fo_anil stops at step 3
+    res = invoke(["plot", str(out)])  # unless config.json describes that file, it is damaged
+    one_error(res, "damaged")
+    meta["metrics_csv"]["sha256"] = file_sha256(out / "metrics.csv")
+    (out / "config.json").write_text(json.dumps(meta))
     res = invoke(["plot", str(out)])
     assert res.exit_code == 0
     assert "fo_anil: trial(s) 1 end before step 4" in res.stderr, res.stderr

@@ -18,6 +18,7 @@ from linmeta.backend import BackendError
 from linmeta.budget import check_contrastive
 from linmeta.io import atomic_savefig, atomic_write_text, write_records
 from linmeta.results import exclusive_dir
+from linmeta.tasks import check_npz
 
 from .data import DataError
 from .episodes import sample_episodes, stream
@@ -46,6 +47,7 @@ def _checkpoints(source: Path) -> list:
         return ckpts
     if not source.exists():
         raise RunError(f"no such checkpoint or run directory: {source}")
+    check_npz(source, RunError)
     return [source]
 
 

@@ -15,6 +15,7 @@ import click
 from linmeta.backend import BackendError
 from linmeta.budget import check_evaluation
 from linmeta.cli_group import LinmetaGroup
+from linmeta.tasks import check_npz
 
 from .analysis_cli import COMMANDS as ANALYSIS_COMMANDS
 from .data import DATASETS, DataError
@@ -112,6 +113,7 @@ def train_cmd(out, resume, quiet, **opts):
             config = dataclasses.replace(saved, **given).validate()
         else:
             config = TrainConfig(**given).validate()
+        check_data_file(config)
         summary = _run_with_bar(run, config, out, resume, quiet)
     except click.ClickException:
         raise
@@ -122,6 +124,12 @@ def train_cmd(out, resume, quiet, **opts):
                    f"(95%, {summary['test_tasks']} tasks); run in {out}")
     else:
         click.echo(f"trained to step {summary['step']}; run in {out}")
+
+
+def check_data_file(config: TrainConfig) -> None:
+    """Refuse an ``--dataset npz`` path that is not an .npz file, in one line."""
+    if config.dataset == "npz":
+        check_npz(config.data_path, DataError)
 
 
 def _run_with_bar(run, config, out, resume, quiet):
@@ -173,10 +181,12 @@ def eval_cmd(checkpoint, tasks, split, inner_steps, zeroing, seed, data_path, as
             if found is None:
                 raise RunError(f"no checkpoints in {path}")
             path = found
+        check_npz(path, RunError)
         _, config = load_checkpoint(path)
         changes = {"data_path": data_path, "zeroing": zeroing, "inner_steps_test": inner_steps}
         config = dataclasses.replace(
             config, **{k: v for k, v in changes.items() if v is not None}).validate()
+        check_data_file(config)
         check_evaluation(config, tasks)
         net, data, xp, dtype = build(config)
         state, _ = load_checkpoint(path, xp)

@@ -173,7 +173,7 @@ FIELD_HELP = {
 
 
 #: Smallest value of each int field (fields not listed: 0).
-INT_MIN = {"n_way": 1, "k_shot": 1, "n_query": 1, "meta_batch": 1, "channels": 1,
+INT_MIN = {"n_way": 2, "k_shot": 1, "n_query": 1, "meta_batch": 1, "channels": 1,
            "image_size": 16, "n_classes": 1, "eval_every": 1, "val_tasks": 1, "ckpt_every": 1,
            "workers": 1}
 #: Smallest value of each float field and whether it is allowed (fields not listed: any).
@@ -182,7 +182,8 @@ FLOAT_MIN = {"inner_lr": (0.0, True), "outer_lr": (0.0, False), "head_scale": (0
 CHOICES = {"algorithm": tuple(ALGORITHMS), "loss": tuple(LOSSES), "head_init": ("random", "zero"),
            "dataset": DATASETS, "backend": ("numpy", "cupy"), "dtype": ("float32", "float64"),
            "block_order": BLOCK_ORDERS, "downsample": DOWNSAMPLES}
-_WHY = {"image_size": " (Conv-4 halves it four times)"}
+_WHY = {"image_size": " (Conv-4 halves it four times)",
+        "n_way": " (a 1-way task is solved by any network)"}
 
 
 def _check_field(name: str, declared: str, value) -> None:

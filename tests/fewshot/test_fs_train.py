@@ -157,6 +157,10 @@ def test_cli_train_eval_and_errors(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("Error: "), (bad, res.stderr)
     (tmp_path / "corrupt.npz").write_bytes(b"junk")
     res = r.invoke(fewshot, ["eval", str(tmp_path / "corrupt.npz")])
+    assert res.exit_code == 2 and "corrupt.npz is not an .npz file" in res.output
+    ckpt = next((out / "checkpoints").glob("*.npz")).read_bytes()
+    (tmp_path / "cut.npz").write_bytes(ckpt[: len(ckpt) // 2])  # a zip archive, cut
+    res = r.invoke(fewshot, ["eval", str(tmp_path / "cut.npz")])
     assert res.exit_code == 2 and "cannot read checkpoint" in res.output
 
 
