@@ -248,6 +248,13 @@ def _cases():
         (["{root}/fsrun", "--out", "{root}/ctr_out"], "--overwrite"),
         (["{root}/fsrun", "--out", "{root}/file/x"], "file"),
         (["{root}/fsrun"], "Missing option"),
+        (["{root}/fsrun", "--out", "{root}/ctr_partial"], "--resume"),
+        (["--resume", "--out", "{root}/ctr_out"], "no analysis to resume"),
+        (["--resume", "--out", "{root}/missing"], "no analysis to resume"),
+        (["--resume", "--out", "{root}/ctr_done"], "nothing to resume"),
+        (["--resume", "--out", "{root}/ctr_bad"], "not an analysis record"),
+        (["{root}/fsrun", "--resume", "--out", "{out}"], "drop SOURCES"),
+        (["--resume", "--steps", "2", "--out", "{out}"], "drop --steps"),
     ):
         add(["fewshot", "contrastive", "-q"], args, expected,
             "fewshot contrastive " + " ".join(args))
@@ -339,4 +346,8 @@ def make_fixtures(root) -> Path:
     (root / "ctr_out").mkdir(exist_ok=True)
     (root / "ctr_out" / "identities.csv").write_text("source,step\nx,1\n")
     (root / "ctr_out" / "identities.json").write_text(json.dumps([]))
+    for name, state in (("ctr_partial", {"options": {}, "done": {}, "complete": False}),
+                        ("ctr_done", {"options": {}, "complete": True}), ("ctr_bad", [])):
+        (root / name).mkdir(exist_ok=True)
+        (root / name / "analysis.json").write_text(json.dumps(state))
     return root
