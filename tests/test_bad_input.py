@@ -20,7 +20,7 @@ from linmeta.cli import cli
 
 from .bad_inputs import CASES, expand, make_fixtures
 
-GUARD_S = 20
+GUARD_S = 60  # the slowest refusal (importing dask) takes ~1 s on a loaded 2-core machine
 GUARD_GIB = 3
 
 

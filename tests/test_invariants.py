@@ -47,8 +47,8 @@ def test_alpha_zero_is_erm_in_population_mode(name, tau):
     cfg = Config(d=D, k=K, alpha=0.0, beta=0.4, tau=tau)
     got = built(name, cfg)(data, data, B, w)
     erm = built("erm", cfg)(data, data, B, w)
-    for a, b in zip(got, erm, strict=True):
-        assert np.allclose(a, b, rtol=1e-14, atol=1e-14)
+    for a, b in zip(got, erm, strict=True):  # the same sums in another order: 1e-12, not the
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-12)  # 1e-14 that left 17× over round-off
 
 
 @pytest.mark.parametrize("mode", ["population", "finite"])

@@ -15,6 +15,7 @@ from linmeta.metrics import (
 from linmeta.tasks import random_orthonormal
 
 RNG = np.random.default_rng(0)
+EPS = np.finfo(np.float64).eps
 
 
 def test_invariant_under_right_multiplication():
@@ -32,15 +33,19 @@ def test_symmetric_and_in_unit_interval():
 
 def test_orthogonal_subspaces_have_distance_one():
     eye = np.eye(8)
-    assert subspace_distance(eye[:, :3], eye[:, 3:6]) == pytest.approx(1.0, abs=1e-15)
+    assert subspace_distance(eye[:, :3], eye[:, 3:6]) == pytest.approx(1.0, abs=16 * EPS)
     pa = principal_angles(eye[:, :3], eye[:, 3:6])
     assert np.allclose(pa["angles"], np.pi / 2)
 
 
-def test_identical_subspaces_below_1e14():
-    Bs = random_orthonormal(RNG, (10, 50, 5))
-    R = RNG.standard_normal((10, 5, 5))
-    assert subspace_distance(Bs @ R, Bs).max() <= 1e-14
+def test_identical_subspaces_at_round_off():
+    """dist(B* R, B*) is round-off, which grows with cond(R): bounded by 100·ε·cond(R) (the
+    measured ratio is below 3). A fixed 1e-14 held only for some draws (values up to 2e-13
+    occur with a random R), so it passed or failed by the machine's last digits."""
+    rng = np.random.default_rng(11)
+    Bs = random_orthonormal(rng, (10, 50, 5))
+    R = rng.standard_normal((10, 5, 5))
+    assert (subspace_distance(Bs @ R, Bs) <= 100 * EPS * np.linalg.cond(R)).all()
 
 
 def test_small_angle_is_accurate_beyond_the_cosine_floor():
@@ -52,7 +57,7 @@ def test_small_angle_is_accurate_beyond_the_cosine_floor():
     pa = principal_angles(B, Bs)
     assert pa["dist"] == pytest.approx(eps, rel=1e-4)
     assert pa["angles"][-1] == pytest.approx(eps, rel=1e-4)
-    assert pa["angles"][0] == pytest.approx(0.0, abs=1e-15)
+    assert pa["angles"][0] == pytest.approx(0.0, abs=16 * EPS)
 
 
 def test_known_angles_worked_example():
@@ -62,8 +67,8 @@ def test_known_angles_worked_example():
     B = np.stack([np.cos(0.3) * e[:, 0] + np.sin(0.3) * e[:, 2],
                   np.cos(1.1) * e[:, 1] + np.sin(1.1) * e[:, 3]], axis=1)
     pa = principal_angles(B * 3.0, Bs)
-    assert np.allclose(pa["angles"], [0.3, 1.1], atol=1e-14)
-    assert pa["dist"] == pytest.approx(np.sin(1.1), abs=1e-15)
+    assert np.allclose(pa["angles"], [0.3, 1.1], rtol=0, atol=64 * EPS)
+    assert pa["dist"] == pytest.approx(np.sin(1.1), abs=16 * EPS)
 
 
 def test_rank_deficient_is_reported_not_fatal():
@@ -79,12 +84,13 @@ def test_rank_deficient_is_reported_not_fatal():
 
 
 def test_wider_learner_contains_truth():
-    Bs = random_orthonormal(RNG, (20, 3))
-    extra = RNG.standard_normal((20, 2))
-    B = np.concatenate([Bs @ RNG.standard_normal((3, 3)), extra], axis=1)
-    assert subspace_distance(B, Bs) <= 1e-14
+    rng = np.random.default_rng(12)
+    Bs = random_orthonormal(rng, (20, 3))
+    extra = rng.standard_normal((20, 2))
+    B = np.concatenate([Bs @ rng.standard_normal((3, 3)), extra], axis=1)
+    assert subspace_distance(B, Bs) <= 100 * EPS * np.linalg.cond(B)  # round-off (see above)
     assert outside_norm(B, Bs) > 0.1
-    assert outside_norm(Bs, Bs) <= 1e-14
+    assert outside_norm(Bs, Bs) <= 100 * EPS
 
 
 def test_excess_risk_in_the_true_subspace_is_zero_without_noise():

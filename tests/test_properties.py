@@ -146,7 +146,7 @@ def fewshot_configs(draw, p_bad=0.05):
     c = {}
     c["algorithm"] = draw(maybe_bad(st.sampled_from(["maml", "fomaml", "anil", "foanil"]),
                                     ["reptile"], p_bad))
-    c["n-way"] = draw(maybe_bad(st.integers(2, 3), [0], p_bad))
+    c["n-way"] = draw(maybe_bad(st.integers(2, 3), [0, 1], p_bad))
     c["k-shot"] = draw(maybe_bad(st.integers(1, 2), [0, 25], p_bad))
     c["n-query"] = draw(maybe_bad(st.integers(1, 2), [0], p_bad))
     c["meta-batch"] = draw(maybe_bad(st.integers(1, 2), [0], p_bad))
@@ -177,7 +177,8 @@ def fewshot_valid(c) -> bool:
     positive = ("n-way", "k-shot", "n-query", "meta-batch", "channels", "eval-every",
                 "val-tasks", "ckpt-every", "workers", "n-classes")
     nonneg = ("steps", "inner-steps", "inner-steps-test", "test-tasks", "seed")
-    if not (all(c[n] >= 1 for n in positive) and all(c[n] >= 0 for n in nonneg)):
+    if not (all(c[n] >= 1 for n in positive) and all(c[n] >= 0 for n in nonneg)
+            and c["n-way"] >= 2):  # a 1-way task is trivial
         return False
     if not (c["algorithm"] in ("maml", "fomaml", "anil", "foanil") and c["loss"] in ("ce", "mse")
             and c["head-init"] in ("random", "zero") and c["image-size"] >= 16):

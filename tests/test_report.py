@@ -33,9 +33,17 @@ def quick_report(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, str(SCRIPTS / "reproduction_report.py"), "--quick", "--jobs", "2",
          "--results", str(root / "results"), "--out", str(out)],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=1800)  # a hang guard, not a timing
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root, out.read_text()
+
+
+def printed(cell: str, label: str) -> float:
+    """The number the report prints after ``label`` in a table cell (two significant digits:
+    compare it with a 5 % tolerance, not by its digits, which a last-bit change can flip)."""
+    found = re.search(re.escape(label) + r"([-+0-9.e]+)", cell)
+    assert found, (label, cell)
+    return float(found.group(1))
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -76,7 +84,7 @@ def test_sample_rows_agree_with_the_runs_of_figure_g(quick_report):
     mid = int(N[len(N) // 2])
     row = next(r for r in table_rows(text) if r[0].startswith("comparator mom, finite"))
     assert f"N={mid} " in row[2]
-    assert f"mom {np.nanmean(last[len(N) // 2]):.2g}" in row[2]
+    assert printed(row[2], "mom ") == pytest.approx(np.nanmean(last[len(N) // 2]), rel=0.05)
 
 
 def test_report_claim1_row_agrees_with_the_stored_run(quick_report):
@@ -96,7 +104,7 @@ def test_report_claim1_row_agrees_with_the_stored_run(quick_report):
     finally:
         sys.path.remove(str(SCRIPTS))
     row = next(r for r in table_rows(text) if r[0].startswith("1. fo_anil"))
-    assert f"t=100: mean {mean100:.2g}" in row[2]
+    assert printed(row[2], "t=100: mean ") == pytest.approx(mean100, rel=0.05)
     assert np.isfinite(mean100)
 
 
