@@ -360,10 +360,12 @@ def _execute(job: RunJob, out: Path):
             if options["save_data"]:
                 save_data(result, out)
             if options["plot"]:
-                from .plotting import convergence_figure
+                from .plotting import collins_rate, convergence_figure
 
                 metric = "dist" if result.problem.B_star is not None else "heldout_mse"
-                fig = convergence_figure([(out.name, read_metrics(out))], metric=metric)
+                theory = collins_rate(job.cfg.to_dict(), job.problem_file)
+                fig = convergence_figure([(out.name, read_metrics(out))], metric=metric,
+                                         theory=theory)
                 atomic_savefig(fig, out / "convergence.png", dpi=120)
             else:
                 (out / "convergence.png").unlink(missing_ok=True)
@@ -439,28 +441,56 @@ def _refuse_result(out: Path, overwrite: bool) -> None:
 @click.argument("result_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--metric", default="dist", show_default=True,
               help="Metric to draw: dist, angle_j, loss, w_norm, risk_subspace, …")
-@click.option("--linear", is_flag=True, help="Linear instead of log y axis.")
+@click.option("--linear", is_flag=True,
+              help="Linear instead of log y axis (colour scale of a heat map).")
+@click.option("--x", "x_field", default=None, metavar="FIELD",
+              help="Draw a sweep (one SWEEP_DIR): the final metric against this grid field, "
+                   "one line per method.")
+@click.option("--y", "y_field", default=None, metavar="FIELD",
+              help="With --x: a heat map of the final metric over the two grid fields, one "
+                   "panel per method.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Image file [default: DIR/convergence.png for one result; for several, "
-                   "overlay.png in their folder].")
-def plot_cmd(result_dirs, metric, linear, out):
+                   "overlay.png in their folder; for a sweep, SWEEP_DIR/sweep_X[_Y].png].")
+def plot_cmd(result_dirs, metric, linear, x_field, y_field, out):
     """Redraw from saved results without recomputing; several results are overlaid.
 
     An incomplete result (an interrupted run: the methods it finished) is drawn with a warning
-    per missing piece; a damaged metrics.csv is refused.
+    per missing piece; a damaged metrics.csv is refused. One result in Collins22's population
+    setting gets the theory line (linmeta.plotting.collins_rate).
+
+    With --x, the one directory is a sweep (`linmeta sweep --out`): its final metric against a
+    grid field, one line per method, mean over seeds and trials; with --x and --y, a heat map
+    per method. Unfinished points are left out with a warning.
     """
     from matplotlib.figure import Figure
 
-    from .plotting import convergence_figure
+    from .plotting import collins_rate, convergence_figure
 
-    target = Path(out) if out else _plot_target([Path(d) for d in result_dirs])
+    if y_field and not x_field:
+        raise click.UsageError("--y needs --x: a heat map is drawn over --x and --y")
+    if x_field and len(result_dirs) != 1:
+        raise click.UsageError(f"--x draws one sweep directory; got {len(result_dirs)}")
+    if x_field:
+        name = "_".join(f.replace("+", "-") for f in (x_field, y_field) if f)
+        target = Path(out) if out else Path(result_dirs[0]) / f"sweep_{name}.png"
+    else:
+        target = Path(out) if out else _plot_target([Path(d) for d in result_dirs])
     kind = target.suffix.lstrip(".").lower()
     if kind not in Figure().canvas.get_supported_filetypes():
         raise click.BadParameter(f"{target}: not an image type matplotlib writes (use .png, "
                                  ".pdf or .svg)", param_hint="--out")
+    if x_field:
+        fig = _sweep_figure(Path(result_dirs[0]), metric, linear, x_field, y_field)
+        atomic_savefig(fig, target, dpi=120)
+        click.echo(f"wrote {target}")
+        return
     runs = []
     for d in result_dirs:
-        read_config(d)
+        if (Path(d) / "sweep.json").is_file() and not (Path(d) / "config.json").exists():
+            raise click.UsageError(f"{d} is a sweep: give --x FIELD (and --y FIELD for a "
+                                   "heat map)")
+        meta = read_config(d)
         metrics = read_metrics(d)
         if not metrics:  # an interrupted run saved before its first method finished
             raise ResultError(f"nothing to draw in {d}: no method has finished yet (finish the "
@@ -468,12 +498,39 @@ def plot_cmd(result_dirs, metric, linear, out):
         for problem in incomplete(d, metrics):
             click.echo(f"Warning: {d} is incomplete: {problem}", err=True)
         runs.append((Path(d).name, metrics))
+    theory = None
+    if len(runs) == 1:
+        theory = collins_rate(meta.get("config", {}), meta.get("problem_file"))
     try:
-        fig = convergence_figure(runs, metric=metric, logy=not linear)
+        fig = convergence_figure(runs, metric=metric, logy=not linear, theory=theory)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--metric") from None
     atomic_savefig(fig, target, dpi=120)
     click.echo(f"wrote {target}")
+
+
+def _sweep_figure(sweep_dir: Path, metric: str, linear: bool, x_field: str, y_field):
+    """The line plot (--x) or heat map (--x, --y) of a sweep; a warning for unfinished points."""
+    from .plotting import sweep_heatmap_figure, sweep_lines_figure
+    from .sweep import read_finals
+
+    try:
+        finals = read_finals(sweep_dir, metric)
+        x = finals.key(x_field)
+        y = finals.key(y_field) if y_field else None
+        if y == x:
+            raise SweepError(f"--x {x_field} and --y {y_field} are the same grid field ({x})")
+        fig = (sweep_heatmap_figure(finals, x, y, logc=not linear) if y
+               else sweep_lines_figure(finals, x, logy=not linear))
+    except ValueError as err:  # SweepError, and a figure that cannot be drawn
+        if isinstance(err, ResultError):
+            raise
+        raise click.ClickException(str(err)) from None
+    if finals.unfinished:
+        done = finals.points - len(finals.unfinished)
+        click.echo(f"Warning: {len(finals.unfinished)} of {finals.points} points of {sweep_dir} "
+                   f"are not finished; drawn from the {done} that are", err=True)
+    return fig
 
 
 def _plot_target(dirs: list[Path]) -> Path:

@@ -391,6 +391,116 @@ def _fmt_text(value) -> str:
     return str(value)
 
 
+# ---------------------------------------------------------------- reading a sweep back
+
+
+@dataclass
+class SweepFinals:
+    """One metric's final values in a sweep, per method and grid point (:func:`read_finals`).
+
+    grid : grid key -> its values (numbers ascending, others in the sweep's order). ``seed``
+        is not a key: seeds are replicates, pooled in the cells.
+    cells : ``(method, values)`` -> final values (N,) of every trial that reached the final
+        step, over every finished seed of the grid point ``values`` (a tuple in the order of
+        ``grid``); a diverged trial has none, so N may be 0.
+    base : the config of the sweep's first point; the fields that ``grid`` does not vary
+        have these values at every point.
+    methods : in the order the configs list them. seeds, trials : the distinct seeds and trials
+        per point among the finished points. points : how many the sweep has.
+    unfinished : names of the points without a finished result.
+    """
+
+    metric: str
+    grid: dict
+    cells: dict
+    base: dict
+    methods: list
+    seeds: list
+    trials: list
+    points: int
+    unfinished: list
+
+    def key(self, field: str) -> str:
+        """The grid key that varies ``field`` (``m_in`` is varied by ``m_in+m_out``).
+
+        Raises :class:`SweepError` for the seed, a field the grid does not vary, and a grid
+        key with one value (nothing to draw against).
+        """
+        if field == "seed":
+            raise SweepError("seed is a sweep's replicate axis: the figure pools the seeds")
+        key = next((k for k in self.grid if field in (k, *grid_fields({k: None}))), None)
+        varied = ", ".join(self.grid) or "nothing besides the seed"
+        if key is None:
+            if field in self.base:
+                raise SweepError(f"{field} is not in this sweep's grid (it is "
+                                 f"{self.base[field]!r} at every point); the grid varies "
+                                 f"{varied}")
+            raise SweepError(f"{field} is not a config field; this sweep's grid varies {varied}")
+        if len(self.grid[key]) < 2:
+            raise SweepError(f"{key} has one value in this sweep ({self.grid[key][0]!r}): "
+                             "nothing to draw against")
+        return key
+
+
+def read_finals(out, metric: str = "dist") -> SweepFinals:
+    """Read the final value of ``metric`` of every finished point of the sweep in ``out``.
+
+    The points come from ``OUT/sweep.json``; each finished point's values from its
+    ``metrics.csv`` (:func:`linmeta.results.read_metrics`, which checks its checksum). A
+    trial's final value is its value at the config's last step, as in ``summary.csv``.
+    Raises :class:`SweepError` for a directory that is not a sweep, a sweep with no finished
+    point, or a metric that no finished point logged; :class:`ResultError` for a damaged point.
+    """
+    out = Path(out)
+    try:
+        spec = json.loads((out / "sweep.json").read_text())
+        listed = spec["points"]
+        points = [(p["name"], dict(p["values"]), dict(p["config"])) for p in listed]
+    except FileNotFoundError:
+        one = "; it holds one run's result, drawn without --x" \
+            if (out / "config.json").is_file() else ""
+        raise SweepError(f"{out} is not a linmeta sweep (no sweep.json){one}") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SweepError(f"{out}/sweep.json is not a sweep's point list ({err})") from None
+    if not points:
+        raise SweepError(f"{out}/sweep.json lists no points")
+    grid: dict = {}
+    for _, values, _ in points:
+        for key, value in values.items():
+            if key != "seed" and _cell(value) not in grid.setdefault(key, []):
+                grid[key].append(_cell(value))
+    for key, values in grid.items():
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            grid[key] = sorted(values)
+    methods: list = []
+    cells: dict = {}
+    seeds, trials, unfinished, logged = set(), set(), [], set()
+    for name, values, config in points:
+        path = out / "points" / name
+        if not is_complete(path):
+            unfinished.append(name)
+            continue
+        metrics = read_metrics(path)
+        at = tuple(_cell(values[k]) for k in grid)
+        seeds.add(config.get("seed"))
+        trials.add(config.get("trials"))
+        logged |= {m for _, m in metrics}
+        for method in config.get("methods", []):
+            methods += [] if method in methods else [method]
+            finals = cells.setdefault((method, at), np.empty(0))
+            if (method, metric) in metrics:
+                steps, v = metrics[(method, metric)]
+                last = v[:, -1] if steps[-1] == config.get("steps") else np.empty(0)
+                cells[(method, at)] = np.concatenate([finals, last[np.isfinite(last)]])
+    if len(unfinished) == len(points):
+        raise SweepError(f"no point of the sweep in {out} has finished yet: nothing to draw")
+    if metric not in logged:
+        known = ", ".join(sorted(logged - {"diverged_at"}))
+        raise SweepError(f"no metric {metric!r} in this sweep's points; they log {known}")
+    return SweepFinals(metric, grid, cells, points[0][2], methods, sorted(seeds),
+                       sorted(trials), len(points), unfinished)
+
+
 # ---------------------------------------------------------------- command line
 
 def build_points(config_file, sweep_file, grid_entries, settings, seeds_text) -> list[Point]:

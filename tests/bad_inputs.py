@@ -131,6 +131,21 @@ def _cases():
         (["{root}/result", "--out", "{root}/empty"], "directory"),
         (["{root}/result", "--out", "{root}/result/plot.txt"], "png"),
         ([], "Missing argument"), (["{root}/file"], "file"),
+        (["{root}/sweep", "--x", "d"], "not in this sweep's grid"),
+        (["{root}/sweep", "--x", "bogus"], "not a config field"),
+        (["{root}/sweep", "--x", "seed"], "replicate"),
+        (["{root}/sweep_one", "--x", "alpha"], "one value"),
+        (["{root}/sweep", "--x", "alpha", "--metric", "bogus"], "no metric 'bogus'"),
+        (["{root}/sweep", "--x", "alpha", "--y", "alpha"], "same grid field"),
+        (["{root}/sweep", "--y", "alpha"], "--y needs --x"),
+        (["{root}/sweep", "{root}/result", "--x", "alpha"], "one sweep directory"),
+        (["{root}/sweep"], "is a sweep: give --x"),
+        (["{root}/result", "--x", "alpha"], "not a linmeta sweep"),
+        (["{root}/empty", "--x", "alpha"], "not a linmeta sweep"),
+        (["{root}/sweep_unfinished", "--x", "alpha"], "no point"),
+        (["{root}/sweep_damaged", "--x", "alpha"], "damaged"),
+        (["{root}/sweep_badjson", "--x", "alpha"], "not a sweep's point list"),
+        (["{root}/sweep", "--x", "alpha", "--out", "{root}/sweep/plot.txt"], "png"),
     ):
         add(["plot"], args, expected, "plot " + " ".join(args))
 
@@ -335,6 +350,8 @@ def make_fixtures(root) -> Path:
     (root / "badjson" / "config.json").write_text("{not json")
     (root / "nometrics" / "metrics.csv").unlink()
 
+    _sweep_fixtures(root)
+
     fsrun = root / "fsrun"
     if not (fsrun / "results.json").exists():
         shutil.rmtree(fsrun, ignore_errors=True)
@@ -351,3 +368,24 @@ def make_fixtures(root) -> Path:
         (root / name).mkdir(exist_ok=True)
         (root / name / "analysis.json").write_text(json.dumps(state))
     return root
+
+
+def _sweep_fixtures(root: Path) -> None:
+    """Sweeps for ``linmeta plot --x``: a finished one over alpha, one whose grid field has one
+    value, and copies with no finished point, a damaged point and a damaged sweep.json."""
+    from linmeta.executors import LocalExecutor
+    from linmeta.sweep import expand, run_sweep
+
+    base = dict(d=6, k=2, steps=3, trials=1, n_test_tasks=0, methods=["fo_anil", "erm"])
+    for name, grid, seeds in (("sweep", {"alpha": [0.1, 0.2]}, [0]),
+                              ("sweep_one", {"alpha": [0.1]}, [0, 1])):
+        if not (root / name / "summary.csv").exists():
+            run_sweep(expand(base, grid, seeds), root / name, LocalExecutor(1))
+    for name in ("sweep_unfinished", "sweep_damaged", "sweep_badjson"):
+        shutil.copytree(root / "sweep", root / name, dirs_exist_ok=True)
+    for point in (root / "sweep_unfinished" / "points").iterdir():
+        (point / "config.json").unlink(missing_ok=True)
+    damaged = sorted((root / "sweep_damaged" / "points").iterdir())[0] / "metrics.csv"
+    text = damaged.read_text()
+    damaged.write_text(text[: len(text) // 2])
+    (root / "sweep_badjson" / "sweep.json").write_text('{"points": 3}')
