@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -144,6 +145,10 @@ def main(argv=None) -> int:
         f"{args.jobs} job(s); results in {results}, work in {work}")
     if not todo:
         return 0
+    def on_term(signum, frame):  # SIGTERM (and SIGINT, which a background job ignores) stop
+        raise KeyboardInterrupt  # the grid as Ctrl-C does: workers terminated, points resumable
+
+    signal.signal(signal.SIGTERM, on_term)
     try:  # one BLAS thread per point process: points are the parallelism
         ex = EXECUTORS[args.executor](args.jobs, args.scheduler, in_process=False)
     except ExecutorError as err:
