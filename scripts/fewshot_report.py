@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from linmeta.fewshot.report import (
+    KAO22_COSINE,
     KAO22_OMNIGLOT,
     freeze_drop,
     interval,
@@ -335,8 +336,6 @@ def fig_cosine_probe(probe) -> Figure:
     ratio is undefined once a different-class cosine reaches 0)."""
     fig = Figure(figsize=(10, 3.8))
     ax1, ax2 = fig.subplots(1, 2)
-    kao22 = {"random": ([1, 11, 101], [0.2435, 0.2125, 0.1458], [0.038, 0.059, 0.128]),
-             "zeroing": ([1, 11, 101], [0.2297, 0.1734, 0.0558], [0.056, 0.120, 0.167])}
     ends = {}
     for head, c in (("random", "C0"), ("zeroinit", "C2"), ("zeroing", "C3")):
         runs = list(probe.get(head, {}).values())
@@ -348,17 +347,18 @@ def fig_cosine_probe(probe) -> Figure:
                         label=f"linmeta, {head} ({len(runs)} seeds)")
                 ax.fill_between(steps, v.min(0), v.max(0), color=c, alpha=0.15, lw=0)
             ends[head] = float(np.mean([r["diff"][-1] for r in runs]))
-        if head in kao22:
-            ks, d, r = kao22[head]
-            ax1.plot(ks, d, color=c, ls="--", marker="x", label=f"Kao22, {head}")
-            ax2.plot(ks, r, color=c, ls="--", marker="x", label=f"Kao22, {head}")
+            ref = KAO22_COSINE[head]  # Kao22's curve beside each head linmeta ran
+            for ax, key in ((ax1, "diff"), (ax2, "gap")):
+                ax.plot(list(ref), [r[key] for r in ref.values()], color=c, ls="--",
+                        marker="x", label=f"Kao22, {head}")
     ax1.set_ylabel("different-class query–support cosine\n(mean, band = min–max over seeds)")
     ax2.set_ylabel("same-class − different-class cosine (gap)")
     for ax in (ax1, ax2):
         ax.set_xlabel("outer step on the one task")
     ax2.legend(fontsize=7, loc="upper left")
+    theirs = {h: KAO22_COSINE[h][101]["diff"] for h in ("random", "zeroing")}
     found = (f"different-class cosine after the last step: random {ends['random']:.3f}, zeroing "
-             f"{ends['zeroing']:.3f} (Kao22: 0.146, 0.056)"
+             f"{ends['zeroing']:.3f} (Kao22: {theirs['random']:.3f}, {theirs['zeroing']:.3f})"
              if "random" in ends and "zeroing" in ends else "no runs yet")
     fig.suptitle(f"(g) Kao22's cosine probe: {found}", fontsize=10)
     fig.tight_layout()
@@ -393,14 +393,15 @@ def main(argv=None) -> int:
         _save(fig, figs / name)
         made.append(name)
 
-    def side(name):
+    def side(load, name):
+        """The other tiers' files, beside the protocol's own results only."""
         d = ROOT / "results" / name
-        return d if not args.quick and args.results is None and d.is_dir() else None
+        return load(d) if not args.quick and args.results is None and d.is_dir() else None
 
-    long = load_points(side("fewshot_long")) if side("fewshot_long") else None
-    kao = load_points(side("fewshot_kao_omniglot")) if side("fewshot_kao_omniglot") else None
-    probe = load_probe(side("fewshot_cosine")) if side("fewshot_cosine") else None
-    abl = load_points(side("fewshot_kao_ablation")) if side("fewshot_kao_ablation") else None
+    long = side(load_points, "fewshot_long")
+    kao = side(load_points, "fewshot_kao_omniglot")
+    probe = side(load_probe, "fewshot_cosine")
+    abl = side(load_points, "fewshot_kao_ablation")
     if kao:
         _save(fig_kao_omniglot(kao), figs / "fewshot_kao_omniglot.png")
         made.append("fewshot_kao_omniglot.png")

@@ -29,16 +29,22 @@ from .grid import TIERS, points, settings
 HOLDS, FAILS, OPEN = "holds", "does not hold", "inconclusive"
 
 
-def load_points(results: Path) -> dict:
-    """``{setting: {seed: point dict}}`` of the complete point files under ``results``."""
-    out: dict = {}
+def _complete_files(results: Path):
+    """The parsed ``<results>/*/seed*.json`` files that say ``"complete": true``, in order."""
     for path in sorted(Path(results).glob("*/seed*.json")):
         try:
             d = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
         if d.get("complete") is True:
-            out.setdefault(d["setting"], {})[int(d["seed"])] = d
+            yield d
+
+
+def load_points(results: Path) -> dict:
+    """``{setting: {seed: point dict}}`` of the complete point files under ``results``."""
+    out: dict = {}
+    for d in _complete_files(results):
+        out.setdefault(d["setting"], {})[int(d["seed"])] = d
     return out
 
 
@@ -825,6 +831,24 @@ def _sign(iv: dict) -> str:
     return "positive" if iv["lo"] > 0 else "negative" if iv["hi"] < 0 else "unresolved"
 
 
+#: Kao22's cosine probe, from their stored pickles (``cos_sim_analysis/pickles/``, 10 seeds):
+#: query–support different-class cosine, same/different ratio and gap after 1, 11 and 101
+#: updates; ``zeroing`` is their ZeroIter1 (zeroed after every update), ``zeroinit`` ZeroInit.
+KAO22_COSINE = {
+    "random": {1: dict(diff=0.2435, ratio=1.15, gap=0.038),
+               11: dict(diff=0.2125, ratio=1.28, gap=0.059),
+               101: dict(diff=0.1458, ratio=1.87, gap=0.128)},
+    "zeroinit": {1: dict(diff=0.2297, ratio=1.24, gap=0.056),
+                 11: dict(diff=0.1744, ratio=1.67, gap=0.118),
+                 101: dict(diff=0.0953, ratio=2.74, gap=0.166)},
+    "zeroing": {1: dict(diff=0.2297, ratio=1.24, gap=0.056),
+                11: dict(diff=0.1734, ratio=1.69, gap=0.120),
+                101: dict(diff=0.0558, ratio=3.99, gap=0.167)},
+}
+#: Our probe's outer step -> the Kao22 update it is set beside.
+KAO22_UPDATE = {1: 1, 10: 11, 100: 101}
+
+
 def cosine_probe_section(probe: dict) -> list:
     """Markdown lines: Kao22's cosine probe, per head, at each recorded outer step."""
     if not probe:
@@ -843,11 +867,6 @@ def cosine_probe_section(probe: dict) -> list:
            "t-interval over seeds.", "",
            "| head | outer step | same class | different class | same / different | Kao22 "
            "(different, ratio) |", "|---|---|---|---|---|---|"]
-    kao22 = {("random", 1): (0.2435, 1.15), ("random", 10): (0.2125, 1.28),
-             ("random", 100): (0.1458, 1.87), ("zeroing", 1): (0.2297, 1.24),
-             ("zeroing", 10): (0.1734, 1.69), ("zeroing", 100): (0.0558, 3.99),
-             ("zeroinit", 1): (0.2297, 1.24), ("zeroinit", 10): (0.1744, 1.67),
-             ("zeroinit", 100): (0.0953, 2.74)}
     for head in ("random", "zeroinit", "zeroing"):
         runs = probe.get(head, {})
         if not runs:
@@ -859,8 +878,8 @@ def cosine_probe_section(probe: dict) -> list:
             ivs = [interval(r[k][i] for r in runs.values()) for k in ("same", "diff", "ratio")]
             ratio = (num(ivs[2], 2) if all(r["diff"][i] > 0 for r in runs.values())
                      else "– (a different-class cosine ≤ 0)")
-            ref = kao22.get((head, step))
-            refs = f"{ref[0]:.3f}, {ref[1]:.2f}" if ref else "–"
+            ref = KAO22_COSINE[head].get(KAO22_UPDATE.get(step))
+            refs = f"{ref['diff']:.3f}, {ref['ratio']:.2f}" if ref else "–"
             out.append(f"| {head} | {step} | {num(ivs[0])} | {num(ivs[1])} | {ratio} | {refs} |")
     out += ["", "Kao22's numbers are from their stored pickles (`cos_sim_analysis/pickles/`, 10 "
             "seeds, after 1, 11 and 101 updates; 'zeroing' is their ZeroIter1, zeroed after "
@@ -871,13 +890,8 @@ def cosine_probe_section(probe: dict) -> list:
 def load_probe(results: Path) -> dict:
     """``{head: {seed: run}}`` of the cosine probe's complete run files under ``results``."""
     out: dict = {}
-    for path in sorted(Path(results).glob("*/seed*.json")):
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if d.get("complete") is True:
-            out.setdefault(d["config"]["head"], {})[int(d["config"]["seed"])] = d
+    for d in _complete_files(results):
+        out.setdefault(d["config"]["head"], {})[int(d["config"]["seed"])] = d
     return out
 
 
