@@ -6,7 +6,7 @@ meta-iteration = inner loop on every task's support set + meta-gradient of the q
 (no optimiser step, no data sampling). PyTorch is only used here; linmeta never imports it.
 
 linmeta with T threads splits the meta-batch over T worker threads, each with a single-threaded
-OpenBLAS (``linmeta.fewshot.parallel``); PyTorch gets ``torch.set_num_threads(T)``.
+OpenBLAS (``linmeta.fewshot.engine.parallel``); PyTorch gets ``torch.set_num_threads(T)``.
 
 The PyTorch side is written the way MAML is usually written in PyTorch (learn2learn, Finn17's
 port): a loop over the tasks of the meta-batch, ``autograd.grad(..., create_graph=True)`` for
@@ -44,7 +44,7 @@ def make_batch(rng, t, n_way, k, q, size, c_in):
 
 
 def _net(channels, n_way, size, c_in, order="finn", downsample="pool"):
-    from linmeta.fewshot.network import conv4
+    from linmeta.fewshot.engine.network import conv4
 
     return conv4(n_way, channels, size, c_in, block_order=order, downsample=downsample)
 
@@ -53,7 +53,7 @@ def _linmeta_params(channels, n_way, size, c_in, dtype="float32", order="finn",
                     downsample="pool"):
     import numpy as np
 
-    from linmeta.fewshot.network import init_params
+    from linmeta.fewshot.engine.network import init_params
 
     params = init_params(_net(channels, n_way, size, c_in, order, downsample),
                          np.random.default_rng(0), dtype=np.dtype(dtype))
@@ -66,8 +66,8 @@ def _linmeta_params(channels, n_way, size, c_in, dtype="float32", order="finn",
 
 def linmeta_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="float32",
                  workers=1, order="finn", downsample="pool"):
-    from linmeta.fewshot.meta import InnerSpec
-    from linmeta.fewshot.parallel import meta_gradient_threads
+    from linmeta.fewshot.engine.meta import InnerSpec
+    from linmeta.fewshot.engine.parallel import meta_gradient_threads
 
     net = _net(channels, n_way, size, c_in, order, downsample)
     params = _linmeta_params(channels, n_way, size, c_in, dtype, order, downsample)
@@ -100,7 +100,7 @@ def torch_step(algorithm, channels, n_way, size, c_in, inner_lr, steps, dtype="f
     params["hb"] = torch.tensor(lm["head"]["b"])
     for v in params.values():
         v.requires_grad_()
-    from linmeta.fewshot.meta import get_algorithm
+    from linmeta.fewshot.engine.meta import get_algorithm
 
     head_keys = ["hw", "hb"]
     exact = get_algorithm(algorithm).exact
@@ -210,7 +210,7 @@ def _time_side(side, args, alg):
 
 def count_gemm_flops(fn, batch) -> float:
     """Floating-point operations ``2·M·K·N`` of every GEMM in one call of a linmeta step."""
-    import linmeta.fewshot.layers as L
+    import linmeta.fewshot.engine.layers as L
 
     total = [0.0]
     mm, og = L._matmul_w, L._outer_grad
@@ -276,8 +276,8 @@ def gpu_table(args) -> None:
         return
     import cupy
 
-    from linmeta.fewshot.meta import InnerSpec, meta_gradient
-    from linmeta.fewshot.network import conv4, tree_map
+    from linmeta.fewshot.engine.meta import InnerSpec, meta_gradient
+    from linmeta.fewshot.engine.network import conv4, tree_map
 
     net = conv4(args.n_way, args.channels, args.image_size, args.in_channels)
     params = tree_map(cupy.asarray, _linmeta_params(args.channels, args.n_way, args.image_size,

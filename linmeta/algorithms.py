@@ -2,7 +2,7 @@
 
 A meta-learner is a point on two axes: which parameters the inner loop adapts, and whether the
 pull-back is exact or first-order. ERM is the degenerate case that adapts nothing and sees
-each task's pooled data. The few-shot module (:mod:`linmeta.fewshot.meta`) reuses these
+each task's pooled data. The few-shot module (:mod:`linmeta.fewshot.engine.meta`) reuses these
 records for its networks.
 
 =========  ===========  ========  =====================================================

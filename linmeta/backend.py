@@ -88,7 +88,7 @@ def single_blas_thread():
     Worker processes then use one core each, and every worker computes with the same BLAS
     threading, so results do not depend on which worker ran a task. The variables are read
     when a process loads its BLAS, so this does not change the current process; for that,
-    ``threadpoolctl.threadpool_limits`` (see :mod:`linmeta.fewshot.parallel`).
+    ``threadpoolctl.threadpool_limits`` (see :mod:`linmeta.fewshot.engine.parallel`).
     """
     saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARIABLES}
     os.environ.update({k: "1" for k in BLAS_THREAD_VARIABLES})

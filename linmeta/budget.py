@@ -185,10 +185,10 @@ def fewshot_episodes(config, tasks: int, inner_steps: int, *, train: bool, trace
     Memory: the episodes' images and the forward caches of the support set (and, in training,
     of the query set, which the meta-gradient differentiates); with ``trace`` (exact
     second-order through all layers) the caches of every inner step. The caches are those of one
-    chunk of tasks (:func:`linmeta.fewshot.parallel.auto_chunk`): the tasks are computed a chunk
-    at a time.
+    chunk of tasks (:func:`linmeta.fewshot.engine.parallel.auto_chunk`): the tasks are
+    computed a chunk at a time.
     """
-    from .fewshot.parallel import CACHE_BYTES
+    from .fewshot.engine.parallel import CACHE_BYTES
 
     _, _, c_in, size = _geometry(config)
     flops, cache, _ = _conv4(config.channels, size, c_in)
@@ -208,7 +208,7 @@ def fewshot_episodes(config, tasks: int, inner_steps: int, *, train: bool, trace
 
 
 def fewshot_train(config) -> tuple[dict, float]:
-    """Lower bounds for :func:`linmeta.fewshot.train.run` of ``config``."""
+    """Lower bounds for :func:`linmeta.fewshot.engine.train.run` of ``config``."""
     classes, per_class, c_in, size = _geometry(config)
     _, _, features = _conv4(config.channels, size, c_in)
     n_params = 9.0 * c_in * config.channels + 3 * 9.0 * config.channels**2

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backend import array_module
+from .errors import DataError
 
 STREAMS = ("problem", "heads", "inner_x", "inner_noise", "outer_x", "outer_noise", "test",
            "batches")
@@ -29,10 +30,6 @@ STREAMS = ("problem", "heads", "inner_x", "inner_noise", "outer_x", "outer_noise
 
 class ProblemError(ValueError):
     """A malformed or inconsistent problem file."""
-
-
-class DataError(ValueError):
-    """Data that an estimator cannot use: wrong shapes, non-finite values, too few samples."""
 
 
 # ---------------------------------------------------------------- data statistics

@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from linmeta.executors import EXECUTORS, ExecutorError
-from linmeta.fewshot import grid
+from linmeta.fewshot.claims import grid
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = {"protocol": (ROOT / "results" / "fewshot", ROOT / "runs" / "fewshot_grid"),

@@ -5,8 +5,8 @@
 
 Each run trains FO-MAML on one 5-way task (20 support, 20 query images per class, labels
 re-permuted every step) for 100 outer steps and records the query-by-support class-pair cosines
-of the features before the head (``linmeta.fewshot.cosine_probe``). A rerun skips finished runs;
-files are written atomically. ``scripts/fewshot_report.py`` reads them.
+of the features before the head (``linmeta.fewshot.probes.cosine_probe``). A rerun skips finished
+runs; files are written atomically. ``scripts/fewshot_report.py`` reads them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from linmeta.executors import EXECUTORS, ExecutorError
-from linmeta.fewshot.cosine_probe import HEADS, ProbeConfig, run_probe
+from linmeta.fewshot.probes.cosine_probe import HEADS, ProbeConfig, run_probe
 from linmeta.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]

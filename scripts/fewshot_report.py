@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from linmeta.fewshot.report import (
+from linmeta.fewshot.claims.report import (
     KAO22_COSINE,
     KAO22_OMNIGLOT,
     freeze_drop,
@@ -303,8 +303,8 @@ def fig_kao_omniglot(kao) -> Figure:
 def fig_kao_ablation(abl, kao, pts) -> Figure:
     """Claim (e): the test-time-zeroing gain at step 1000 for each factor moved toward the
     protocol tier, between the two tiers' own values."""
-    from linmeta.fewshot.grid import ABLATION_FACTORS
-    from linmeta.fewshot.report import _gain_at, _get
+    from linmeta.fewshot.claims.grid import ABLATION_FACTORS
+    from linmeta.fewshot.claims.report import _gain_at, _get
 
     rows = [("kao-omniglot tier", kao.get("omni-fo-random", {}), "C2")]
     rows += [(label, abl.get(name, {}), "C0") for name, _, label in ABLATION_FACTORS]

@@ -121,7 +121,7 @@ def record(tmp: Path) -> dict:
 
 def grid_points(root: Path) -> dict:
     """One tiny point of every setting kind of every grid family, every measurement on."""
-    from linmeta.fewshot import grid
+    from linmeta.fewshot.claims import grid
 
     out = {}
     for tier in (grid.PROTOCOL, grid.KAO_OMNIGLOT, grid.KAO_ABLATION):

@@ -288,8 +288,8 @@ def make_fixtures(root) -> Path:
     run, malformed config and problem files, a regular file to write under, ...)."""
     from linmeta.experiment import Config
     from linmeta.experiment import run as run_linear
-    from linmeta.fewshot.train import TrainConfig
-    from linmeta.fewshot.train import run as run_fewshot
+    from linmeta.fewshot.engine.train import TrainConfig
+    from linmeta.fewshot.engine.train import run as run_fewshot
     from linmeta.results import save_result
 
     root = Path(root)

@@ -21,14 +21,14 @@ from linmeta import budget
 from linmeta.cli import HELP, cli, run_cmd
 from linmeta.experiment import Config, run
 from linmeta.fewshot.data import cache_dir
-from linmeta.fewshot.train import (
+from linmeta.fewshot.engine.train import (
     TrainConfig,
     build,
     latest_checkpoint,
     load_checkpoint,
     read_metrics,
 )
-from linmeta.fewshot.train import run as train
+from linmeta.fewshot.engine.train import run as train
 from linmeta.results import ResultError, exclusive_dir, file_sha256, save_result
 from linmeta.sweep import expand, point_dir, read_summary, run_sweep
 
@@ -181,7 +181,7 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes(tmp_path, monkeypatch
     def crash(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("linmeta.fewshot.train.save_checkpoint", crash)
+    monkeypatch.setattr("linmeta.fewshot.engine.train.save_checkpoint", crash)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "cut")
     monkeypatch.undo()

@@ -8,8 +8,8 @@ import numpy as np
 import scipy
 
 from linmeta.experiment import Config, run
-from linmeta.fewshot.train import TrainConfig, read_run_config
-from linmeta.fewshot.train import run as train
+from linmeta.fewshot.engine.train import TrainConfig, read_run_config
+from linmeta.fewshot.engine.train import run as train
 from linmeta.provenance import provenance
 from linmeta.results import save_result
 

@@ -29,9 +29,9 @@ from linmeta.results import (
 from linmeta.tasks import check_npz
 
 from .data import DataError
-from .episodes import sample_episodes, stream
-from .network import tree_float64
-from .train import RunError, TrainConfig, build, init_state, load_checkpoint
+from .data.episodes import sample_episodes, stream
+from .engine.network import tree_float64
+from .engine.train import RunError, TrainConfig, build, init_state, load_checkpoint
 
 
 class AnalysisError(click.ClickException):
@@ -235,7 +235,7 @@ def _analyse(loaded, out, steps, tasks, share_tasks, inner_lr, seed, say, state)
     the tables so far are saved, with the parts' rows in ``state["done"]`` (analysis.json,
     ``"complete": false``), and a part already there (``--resume``) is not computed again.
     """
-    from .plotting import plot_identities, plot_negative_share
+    from .probes.plotting import plot_identities, plot_negative_share
 
     runs = []  # (label, [(step, params)], config, net, data)
     for src, ckpts, config in loaded:
@@ -278,7 +278,7 @@ def _analyse(loaded, out, steps, tasks, share_tasks, inner_lr, seed, say, state)
 
 def _identity_rows(label, step, params, config, net, data, eta, tasks, steps, seed, say):
     """The identity table of one source at its last checkpoint."""
-    from .contrastive import identity_table
+    from .probes.contrastive import identity_table
 
     say(f"{label}: identities at step {step}")
     batch = _episodes(config, data["val"], tasks, seed)
@@ -288,8 +288,8 @@ def _identity_rows(label, step, params, config, net, data, eta, tasks, steps, se
 
 def _share_rows(label, step, params, config, net, share_batch, eta, steps):
     """The coefficient-sign shares of one checkpoint, with the head as trained and zeroed."""
-    from .contrastive import coefficient_signs
-    from .meta import zero_head
+    from .engine.meta import zero_head
+    from .probes.contrastive import coefficient_signs
 
     rows = []
     heads = [("as trained", params)]

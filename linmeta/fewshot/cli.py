@@ -19,9 +19,9 @@ from linmeta.tasks import check_npz
 
 from .analysis_cli import COMMANDS as ANALYSIS_COMMANDS
 from .data import DATASETS, DataError
-from .meta import ALGORITHMS, ALIASES
-from .network import BLOCK_ORDERS, DOWNSAMPLES
-from .train import (
+from .engine.meta import ALGORITHMS, ALIASES
+from .engine.network import BLOCK_ORDERS, DOWNSAMPLES
+from .engine.train import (
     FIELD_HELP,
     RunError,
     TrainConfig,
@@ -99,7 +99,7 @@ def _apply(options):
 @_apply(_TRAIN_OPTIONS)
 def train_cmd(out, resume, quiet, **opts):
     """Meta-train; defaults: MAML, 5-way 1-shot glyphs, a few minutes on 2 CPU cores."""
-    from .train import run
+    from .engine.train import run
 
     given = {k: v for k, v in opts.items() if v is not None}
     out = Path(out)
@@ -172,7 +172,7 @@ def _run_with_bar(run, config, out, resume, quiet):
 def eval_cmd(checkpoint, tasks, split, inner_steps, zeroing, seed, data_path, as_json):
     """Evaluate CHECKPOINT (a .npz, or a run directory: its latest checkpoint) on held-out
     classes: mean accuracy over --tasks tasks with the 95% interval 1.96·sd/√tasks."""
-    from .evaluate import evaluate
+    from .engine.evaluate import evaluate
 
     try:
         path = Path(checkpoint)

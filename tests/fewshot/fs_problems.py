@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from linmeta.fewshot.network import conv4, init_params, tree_map
+from linmeta.fewshot.engine.network import conv4, init_params, tree_map
 
 ARCHS = [("finn", "pool"), ("kao", "pool"), ("kao", "stride")]
 """Every Conv-4 variant: (block_order, downsample)."""

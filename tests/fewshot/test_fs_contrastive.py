@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from fs_problems import tiny_problem
 
-from linmeta.fewshot.contrastive import (
+from linmeta.fewshot.engine.meta import InnerSpec, meta_objective, zero_head
+from linmeta.fewshot.engine.network import backward, head_index
+from linmeta.fewshot.probes.contrastive import (
     REFERENCE,
     backprop_encoder_grad,
     coefficient_signs,
@@ -19,8 +21,6 @@ from linmeta.fewshot.contrastive import (
     is_exact,
     tree_rel_error,
 )
-from linmeta.fewshot.meta import InnerSpec, meta_objective, zero_head
-from linmeta.fewshot.network import backward, head_index
 
 LR = 0.3
 

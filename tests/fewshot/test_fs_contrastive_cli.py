@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from linmeta.cli import cli
 from linmeta.fewshot.analysis_cli import OUTPUTS, contrastive_cmd
-from linmeta.fewshot.train import TrainConfig, run
+from linmeta.fewshot.engine.train import TrainConfig, run
 
 
 def test_contrastive_cli_on_a_training_run(tmp_path, monkeypatch):

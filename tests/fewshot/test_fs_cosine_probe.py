@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from linmeta.fewshot.cosine_probe import (
+from linmeta.fewshot.data import glyphs
+from linmeta.fewshot.probes.cosine_probe import (
     ProbeConfig,
     class_pair_cosines,
     probe_task,
     run_probe,
     summary,
 )
-from linmeta.fewshot.data import glyphs
 
 
 def test_class_pair_cosines_by_hand():

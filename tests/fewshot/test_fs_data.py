@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from linmeta.fewshot import data as D
 from linmeta.fewshot.cli import fewshot
-from linmeta.fewshot.episodes import sample_episodes
-from linmeta.fewshot.train import TrainConfig, build
+from linmeta.fewshot.data.episodes import sample_episodes
+from linmeta.fewshot.engine.train import TrainConfig, build
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from linmeta.fewshot import grid, report
-from linmeta.fewshot.train import run
+from linmeta.fewshot.claims import grid, report
+from linmeta.fewshot.engine.train import run
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 

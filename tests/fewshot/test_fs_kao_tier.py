@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from linmeta.fewshot import grid
-from linmeta.fewshot.episodes import sample_episodes, stream
-from linmeta.fewshot.layers import accuracy
-from linmeta.fewshot.network import (
+from linmeta.fewshot.claims import grid
+from linmeta.fewshot.data.episodes import sample_episodes, stream
+from linmeta.fewshot.engine.layers import accuracy
+from linmeta.fewshot.engine.network import (
     conv4,
     forward,
     head_index,
@@ -19,7 +19,7 @@ from linmeta.fewshot.network import (
     loss_and_grad,
     unflatten_tree,
 )
-from linmeta.fewshot.train import build
+from linmeta.fewshot.engine.train import build
 
 KAO = grid.TIERS["kao-omniglot"]
 

@@ -4,8 +4,8 @@ differences, and the whole network's gradient and Hessian-vector product."""
 import numpy as np
 import pytest
 
-from linmeta.fewshot.layers import LAYERS, LOSSES
-from linmeta.fewshot.network import backward, conv4, forward, hvp, init_params, tree_map
+from linmeta.fewshot.engine.layers import LAYERS, LOSSES
+from linmeta.fewshot.engine.network import backward, conv4, forward, hvp, init_params, tree_map
 
 EPS = 1e-6
 RTOL = 1e-6

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from fs_problems import ARCHS, tiny_problem
 
-from linmeta.fewshot.layers import LOSSES
-from linmeta.fewshot.meta import (
+from linmeta.fewshot.engine.layers import LOSSES
+from linmeta.fewshot.engine.meta import (
     ALGORITHMS,
     ALIASES,
     InnerSpec,
@@ -17,9 +17,9 @@ from linmeta.fewshot.meta import (
     meta_objective,
     zero_head,
 )
-from linmeta.fewshot.network import forward, loss_and_grad, tree_map
-from linmeta.fewshot.optim import adam
-from linmeta.fewshot.parallel import meta_gradient_threads
+from linmeta.fewshot.engine.network import forward, loss_and_grad, tree_map
+from linmeta.fewshot.engine.optim import adam
+from linmeta.fewshot.engine.parallel import meta_gradient_threads
 
 
 def _problem(seed=0, loss="ce", arch=ARCHS[0]):
@@ -179,8 +179,8 @@ def test_chunks_and_threads_equal_the_serial_meta_gradient(algorithm, workers, c
 
 
 def test_auto_chunk_keeps_a_chunk_in_cache():
-    from linmeta.fewshot.network import conv4
-    from linmeta.fewshot.parallel import CACHE_BYTES, auto_chunk, task_bounds
+    from linmeta.fewshot.engine.network import conv4
+    from linmeta.fewshot.engine.parallel import CACHE_BYTES, auto_chunk, task_bounds
 
     net = conv4(5, 32, 28, 1)
     xs, xq = np.zeros((8, 5, 28, 28, 1), np.float32), np.zeros((8, 25, 28, 28, 1), np.float32)

@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from linmeta.fewshot import report
+from linmeta.fewshot.claims import report
 
 CRIT = report.load_criteria()
 

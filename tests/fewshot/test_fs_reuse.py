@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from fs_problems import tiny_problem
 
-from linmeta.fewshot.evaluate import evaluate_predictor
-from linmeta.fewshot.meta import InnerSpec, adapt_and_predict
-from linmeta.fewshot.network import forward, head_index, tree_map
-from linmeta.fewshot.reuse import (
+from linmeta.fewshot.engine.evaluate import evaluate_predictor
+from linmeta.fewshot.engine.meta import InnerSpec, adapt_and_predict
+from linmeta.fewshot.engine.network import forward, head_index, tree_map
+from linmeta.fewshot.probes.reuse import (
     adapt_frozen,
     block_outputs,
     canonical_correlations,

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from linmeta.backend import cupy_available
 from linmeta.fewshot import data as D
 from linmeta.fewshot.cli import fewshot
-from linmeta.fewshot.episodes import STREAMS, stream
-from linmeta.fewshot.evaluate import evaluate, evaluate_predictor
-from linmeta.fewshot.meta import adapt_and_predict
-from linmeta.fewshot.train import (
+from linmeta.fewshot.data.episodes import STREAMS, stream
+from linmeta.fewshot.engine.evaluate import evaluate, evaluate_predictor
+from linmeta.fewshot.engine.meta import adapt_and_predict
+from linmeta.fewshot.engine.train import (
     TrainConfig,
     build,
     eval_kwargs,
@@ -112,8 +112,8 @@ def test_evaluate_interval_formula():
                    **eval_kwargs(cfg))
     assert res.tasks == 30 and 0 <= res.acc <= 1
     # recompute acc and interval from per-task accuracies, task by task
-    from linmeta.fewshot.episodes import sample_episodes
-    from linmeta.fewshot.layers import accuracy
+    from linmeta.fewshot.data.episodes import sample_episodes
+    from linmeta.fewshot.engine.layers import accuracy
 
     rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(11,)))  # the eval stream
     accs = []
@@ -180,8 +180,8 @@ def test_cli_trains_on_an_npz_dataset(tmp_path):
 def test_cupy_matches_numpy():  # pragma: no cover - needs a GPU
     import cupy
 
-    from linmeta.fewshot.meta import meta_gradient
-    from linmeta.fewshot.network import conv4, init_params, tree_map
+    from linmeta.fewshot.engine.meta import meta_gradient
+    from linmeta.fewshot.engine.network import conv4, init_params, tree_map
 
     net = conv4(3, 4, 16, 1)
     p = init_params(net, np.random.default_rng(0), dtype=np.float64)

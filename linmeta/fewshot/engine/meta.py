@@ -11,7 +11,7 @@ Its exact gradient is the reverse sweep (docs/theory.md §2.2)
 
     v ← ∇L_Q(θ_{i,τ}) / T,    v ← v − α H_S(θ_{i,j}) M v   for j = τ−1 … 0,
 
-whose Hessian-vector products come from :func:`linmeta.fewshot.network.hvp`. When only a
+whose Hessian-vector products come from :func:`linmeta.fewshot.engine.network.hvp`. When only a
 suffix of layers adapts (ANIL), the frozen prefix φ runs once per set, and its gradient collects
 the query cotangent plus ``−α Σ_j ∇²_{φθ} L_S(θ_{i,j}) M v_{j+1}`` through the support features.
 The first-order variants stop after ``v = ∇L_Q(θ_{i,τ}) / T`` (FO-MAML, Finn17 §5.2).

@@ -59,7 +59,7 @@ def task_bounds(t: int, chunk: int) -> list:
 
 def meta_gradient_threads(net, params, batch, spec: InnerSpec, *, workers: int = 1,
                           chunk: int | None = None):
-    """:func:`~linmeta.fewshot.meta.meta_gradient` over task chunks, split over ``workers``.
+    """:func:`~linmeta.fewshot.engine.meta.meta_gradient` over task chunks, split over ``workers``.
 
     ``∇F = Σ_c (T_c/T) ∇F_c`` over consecutive chunks of at most ``chunk`` tasks (default
     :func:`auto_chunk`); each of the ``workers`` threads sums its own consecutive run of chunks

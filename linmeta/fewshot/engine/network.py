@@ -19,8 +19,8 @@ from .layers import LAYERS, LOSSES
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer: ``kind`` (a key of :data:`~linmeta.fewshot.layers.LAYERS`), a unique ``name``,
-    and its options as a tuple of ``(key, value)`` pairs (shapes and hyperparameters)."""
+    """One layer: ``kind`` (a key of :data:`~linmeta.fewshot.engine.layers.LAYERS`), a unique
+    ``name``, and its options as a tuple of ``(key, value)`` pairs (shapes and hyperparameters)."""
 
     kind: str
     name: str

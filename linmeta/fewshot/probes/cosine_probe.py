@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .episodes import stream
-from .meta import InnerSpec, meta_gradient, zero_head
-from .network import KAIMING, conv4, forward, head_index, init_params
-from .optim import adam
+from ..data.episodes import stream
+from ..engine.meta import InnerSpec, meta_gradient, zero_head
+from ..engine.network import KAIMING, conv4, forward, head_index, init_params
+from ..engine.optim import adam
 
 HEADS = ("random", "zeroinit", "zeroing")
 

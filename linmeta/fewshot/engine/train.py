@@ -31,8 +31,8 @@ from linmeta.io import atomic_savefig, atomic_savez, atomic_write_text, write_re
 from linmeta.provenance import provenance
 from linmeta.results import exclusive_dir, make_dir
 
-from .data import DATASETS, GENERATED, default_split, load_dataset
-from .episodes import sample_episodes, stream
+from ..data import DATASETS, GENERATED, default_split, load_dataset
+from ..data.episodes import sample_episodes, stream
 from .evaluate import evaluate
 from .layers import LOSSES
 from .meta import ALGORITHMS, InnerSpec, canonical_name, get_algorithm, zero_head
@@ -79,7 +79,7 @@ class TrainConfig:
     test_tasks: int = 600
     backend: str = "numpy"
     dtype: str = "float32"
-    workers: int = 1  # threads over the tasks of a meta-batch (linmeta.fewshot.parallel)
+    workers: int = 1  # threads over the tasks of a meta-batch (linmeta.fewshot.engine.parallel)
 
     def __post_init__(self):
         # one spelling: an alias ('fomaml') is stored as the registry's name ('fo_maml'), so
@@ -298,7 +298,7 @@ def train_loop(net, state: TrainState, config: TrainConfig, pool, xp, dtype,
 
 
 def eval_kwargs(config: TrainConfig, inner_steps=None) -> dict:
-    """Keyword arguments of :func:`~linmeta.fewshot.evaluate.evaluate` for this config: its
+    """Keyword arguments of :func:`~linmeta.fewshot.engine.evaluate.evaluate` for this config: its
     inner loop with τ = ``inner_steps`` (default ``inner_steps_test``), task shape, zeroing."""
     steps = config.inner_steps_test if inner_steps is None else inner_steps
     return dict(spec=config.inner(steps), n_way=config.n_way, k_shot=config.k_shot,

@@ -1,7 +1,7 @@
 """The claims report from the grid's point files: statistics over seeds, verdicts, Markdown.
 
-Every number comes from the point files (:mod:`linmeta.fewshot.grid`); nothing is typed by hand
-and nothing depends on the clock, so rebuilding from the same files changes no byte.
+Every number comes from the point files (:mod:`linmeta.fewshot.claims.grid`); nothing is typed
+by hand and nothing depends on the clock, so rebuilding from the same files changes no byte.
 
 Intervals are mean ± 95% Student-t half-width over seeds, ``t_{0.975, n−1} · sd / √n``. A
 comparison of two settings is paired by seed (the same seed gives both runs the same
@@ -249,7 +249,7 @@ def readings(pts: dict) -> dict:
 # ---------------------------------------------------------------------------- the criteria
 
 
-CRITERIA_FILE = Path(__file__).resolve().parents[2] / "docs" / "criteria.toml"
+CRITERIA_FILE = Path(__file__).resolve().parents[3] / "docs" / "criteria.toml"
 
 
 def load_criteria(path: Path | None = None) -> dict:

@@ -32,8 +32,8 @@ Their encoder gradients are the pull-backs through φ of the feature cotangents
 
     G_q = (w_0 r_q + η E_S C φ(s)) / (T N_q),    G_s = η E_Q C φ(q) / (T N_s)   (SO only),
 
-(``1/T`` averages the meta-batch, as :func:`~linmeta.fewshot.meta.meta_gradient` does). The FO
-form equals FO-ANIL's encoder gradient for any ``w_0`` and ``N``. The SO form drops the path
+(``1/T`` averages the meta-batch, as :func:`~linmeta.fewshot.engine.meta.meta_gradient` does).
+The FO form equals FO-ANIL's encoder gradient for any ``w_0`` and ``N``. The SO form drops the path
 through ``r_s``'s dependence on ``φ(s)`` (via ``w_0`` and, for ``N > 1``, via ``w_1 … w_{N−1}``):
 it equals ANIL's encoder gradient when ``w_0 = 0`` and ``N = 1`` (Kao22 Corollary 1, with the
 zeroing trick) and is an approximation otherwise, whose residual :func:`identity_table`
@@ -51,9 +51,9 @@ import numpy as np
 
 from linmeta.backend import array_module, to_numpy
 
-from .layers import LOSSES
-from .meta import InnerSpec, inner_loop, meta_gradient, zero_head
-from .network import Network, backward, forward, head_index, tree_map
+from ..engine.layers import LOSSES
+from ..engine.meta import InnerSpec, inner_loop, meta_gradient, zero_head
+from ..engine.network import Network, backward, forward, head_index, tree_map
 
 #: The algorithm whose encoder gradient each form is compared with: (order, EFIL) -> name.
 REFERENCE = {("fo", True): "fo_anil", ("so", True): "anil",
@@ -114,7 +114,7 @@ def decompose(net: Network, params: dict, batch, spec: InnerSpec) -> Decompositi
     Parameters
     ----------
     net, params : the network and the initial point θ = {ϕ, w_0} (the head is used as given;
-        apply :func:`~linmeta.fewshot.meta.zero_head` first for the zeroing trick).
+        apply :func:`~linmeta.fewshot.engine.meta.zero_head` first for the zeroing trick).
     batch : ``(xs (T, N_s, H, W, C), ys (T, N_s), xq (T, N_q, H, W, C), yq (T, N_q))``.
     spec : the inner loop: η = ``spec.lr``, N = ``spec.steps`` (N ≥ 1) and the loss of the
         head's inner loop; the FO form (sg on ``C φ(s)``) for a first-order ``spec``, the SO

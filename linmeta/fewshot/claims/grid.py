@@ -1,8 +1,8 @@
 """The classification claims as a grid of points: one training run and its measurements each.
 
-A *setting* is a named set of :class:`~linmeta.fewshot.train.TrainConfig` overrides plus the
+A *setting* is a named set of :class:`~linmeta.fewshot.engine.train.TrainConfig` overrides plus the
 measurements the claims need from it; a *point* is a (setting, seed) pair. Running a point trains
-with :func:`linmeta.fewshot.train.run` (checkpoints in a work directory outside git, so an
+with :func:`linmeta.fewshot.engine.train.run` (checkpoints in a work directory outside git, so an
 interrupted point resumes from its last checkpoint), measures, and writes one small JSON file
 ``<results>/<setting>/seed<k>.json`` (config, accuracies, curves, timings; no arrays). A finished
 point is never recomputed; two processes never compute the same point (a lock file per point).
@@ -17,7 +17,7 @@ Measurements (each a key of the point file):
 ``contrastive``     at every checkpoint, the share of different-class (support, query) pairs with
                     a negative contrastive coefficient ``c(s, q)``, at the model's head and with
                     the head zeroed; at the end, the float64 residuals of the exact identities
-                    (Kao22 Cor. 1; :mod:`linmeta.fewshot.contrastive`).
+                    (Kao22 Cor. 1; :mod:`linmeta.fewshot.probes.contrastive`).
 ``cosine``          mean cosine similarity of same-class and different-class test features.
 ``freeze``          accuracy with conv blocks ``1 … f`` frozen in the test-time inner loop only,
                     ``f = 0 … 4`` (Raghu20 §4.1).
@@ -48,21 +48,12 @@ import numpy as np
 
 from linmeta.io import atomic_write_text
 
-from .contrastive import coefficient_signs, identity_table
-from .episodes import sample_episodes, stream
-from .evaluate import evaluate, evaluate_predictor
-from .meta import InnerSpec, get_algorithm, inner_loop, zero_head
-from .network import KAIMING, forward, head_index, tree_float64
-from .parallel import meta_gradient_threads
-from .reuse import (
-    conv_blocks,
-    feature_cosines,
-    nil_logits,
-    predict_frozen,
-    representation_similarity,
-    same_class_contrast,
-)
-from .train import (
+from ..data.episodes import sample_episodes, stream
+from ..engine.evaluate import evaluate, evaluate_predictor
+from ..engine.meta import InnerSpec, get_algorithm, inner_loop, zero_head
+from ..engine.network import KAIMING, forward, head_index, tree_float64
+from ..engine.parallel import meta_gradient_threads
+from ..engine.train import (
     TrainConfig,
     build,
     init_state,
@@ -70,6 +61,15 @@ from .train import (
     load_checkpoint,
     read_metrics,
     run,
+)
+from ..probes.contrastive import coefficient_signs, identity_table
+from ..probes.reuse import (
+    conv_blocks,
+    feature_cosines,
+    nil_logits,
+    predict_frozen,
+    representation_similarity,
+    same_class_contrast,
 )
 
 GRID_VERSION = 1
@@ -137,9 +137,9 @@ LONG = Tier(
 #: Kao22's own Omniglot experiment (``omniglot/train_main.py`` of their code): 5-way 1-shot,
 #: 15 queries per class, meta-batch 32, 3000 outer steps of FO-MAML with 2 inner steps at 0.4
 #: (3 at test), Adam 1e-3, Conv-4 with 64 channels, stride-2 convs, conv → ReLU → BN. The
-#: reference head is Kaiming (:data:`~linmeta.fewshot.network.KAIMING`); Kao22's ``--initvar s``
-#: multiplies its weight and bias by ``s``. How the tier differs from Kao22's run is tabulated in
-#: ``docs/kao_omniglot.md``.
+#: reference head is Kaiming (:data:`~linmeta.fewshot.engine.network.KAIMING`); Kao22's
+#: ``--initvar s`` multiplies its weight and bias by ``s``. How the tier differs from Kao22's run
+#: is tabulated in ``docs/kao_omniglot.md``.
 KAO_OMNIGLOT = Tier(
     "kao-omniglot",
     TrainConfig(algorithm="fo_maml", dataset="omniglyphs", image_size=28, channels=64,

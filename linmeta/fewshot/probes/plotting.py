@@ -1,4 +1,4 @@
-"""Figures of the few-shot module; they draw results and never compute them.
+"""Figures of the contrastive analysis (Kao22); they draw results and never compute them.
 
 Each function returns a :class:`matplotlib.figure.Figure`; the caller saves it
 (:func:`linmeta.io.atomic_savefig`).
@@ -9,26 +9,6 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-
-
-def plot_learning_curve(rows: list, title: str) -> Figure:
-    """Accuracy and loss against the outer step, train and validation, from ``metrics.csv``
-    rows (:func:`linmeta.fewshot.train.read_metrics`; ``""`` marks a missing value)."""
-    fig = Figure(figsize=(9, 3.5))
-    axes = fig.subplots(1, 2)
-    steps = [r["step"] for r in rows]
-    for ax, key in zip(axes, ("acc", "loss"), strict=True):
-        for split, style in (("train", "-"), ("val", "o-")):
-            vals = [r[f"{split}_{key}"] for r in rows]
-            pts = [(s, v) for s, v in zip(steps, vals, strict=True) if v != ""]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), style, ms=3, label=split)
-        ax.set_xlabel("outer step")
-        ax.set_ylabel(f"query {key}")
-        ax.legend()
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
 
 
 def plot_identities(rows: list, title: str = "") -> Figure:

@@ -1,9 +1,9 @@
 """Rapid learning or feature reuse (Raghu20): layer freezing, CKA / CCA, the NIL classifier.
 
-Everything composes the engine's public functions: :func:`~linmeta.fewshot.meta.inner_loop`
+Everything composes the engine's public functions: :func:`~linmeta.fewshot.engine.meta.inner_loop`
 with an integer ``adapts`` (the first adapted layer) freezes a prefix of the network, and
-:func:`~linmeta.fewshot.network.forward` over layer ranges gives each block's activations.
-Classifiers are scored with :func:`linmeta.fewshot.evaluate.evaluate_predictor`.
+:func:`~linmeta.fewshot.engine.network.forward` over layer ranges gives each block's activations.
+Classifiers are scored with :func:`linmeta.fewshot.engine.evaluate.evaluate_predictor`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 
 from linmeta.backend import array_module, to_numpy
 
-from .meta import InnerSpec, inner_loop
-from .network import Network, forward, head_index
+from ..engine.meta import InnerSpec, inner_loop
+from ..engine.network import Network, forward, head_index
 
 # ---------------------------------------------------------------------------- freezing
 

@@ -2,7 +2,7 @@
 
 One evaluation loop, :func:`evaluate_predictor`, scores any ``predict(xs, ys, xq) -> logits``;
 :func:`evaluate` is it applied to test-time adaptation. Both draw their tasks from the ``eval``
-stream (:data:`~linmeta.fewshot.episodes.STREAMS`), so with the same ``seed`` they score the
+stream (:data:`~linmeta.fewshot.data.episodes.STREAMS`), so with the same ``seed`` they score the
 same tasks.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from linmeta.backend import to_numpy
 
-from .episodes import sample_episodes, stream
+from ..data.episodes import sample_episodes, stream
 from .layers import LOSSES, accuracy
 from .meta import InnerSpec, adapt_and_predict, zero_head
 from .parallel import auto_chunk, map_tasks
@@ -66,7 +66,7 @@ def evaluate(net, params, pool, spec: InnerSpec, *, n_way: int, k_shot: int, n_q
     """Adapt on each test task's support set as ``spec`` says, score its queries.
 
     With ``zeroing`` the head is set to 0 before adaptation (Kao22). Tasks are adapted ``chunk``
-    at a time (default :func:`~linmeta.fewshot.parallel.auto_chunk`); see
+    at a time (default :func:`~linmeta.fewshot.engine.parallel.auto_chunk`); see
     :func:`evaluate_predictor` for the tasks and the interval.
     """
     if zeroing:

@@ -1,0 +1,4 @@
+"""The few-shot engine: layers with hand-derived backward passes (:mod:`.layers`), the Conv-4
+(:mod:`.network`), the meta-learners' inner loops and meta-gradients (:mod:`.meta`), Adam
+(:mod:`.optim`), tasks over threads (:mod:`.parallel`), evaluation (:mod:`.evaluate`) and
+training runs with checkpoints (:mod:`.train`)."""
