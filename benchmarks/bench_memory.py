@@ -2,7 +2,7 @@
 
 Each configuration runs in a fresh subprocess; its peak resident memory (``ru_maxrss``) and
 wall time per outer step are reported beside the budget and the chunk size the rule picked
-(:func:`linmeta.experiment.tasks_per_chunk`).
+(:func:`linmeta.budget.tasks_per_chunk`).
 
     python benchmarks/bench_memory.py            # n = 10,000, d = 1,000, k = 10, 10 trials
     python benchmarks/bench_memory.py --quick    # n = 1,000, d = 200
@@ -18,7 +18,8 @@ from datetime import date
 
 CHILD = r"""
 import json, resource, sys, time
-from linmeta.experiment import Config, run, tasks_per_chunk
+from linmeta.budget import tasks_per_chunk
+from linmeta.experiment import Config, run
 cfg = Config(**json.loads(sys.argv[1]))
 start = time.perf_counter()
 result = run(cfg)

@@ -14,9 +14,10 @@ The message names what the run needs, what the machine has, and the options that
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
+
+from .config import Config
 
 MAX_HOURS_ENV = "LINMETA_MAX_HOURS"
 DEFAULT_MAX_HOURS = 48.0
@@ -107,10 +108,32 @@ def check(memory: dict, seconds: float, *, options: dict, time_options: str) -> 
 # ---------------------------------------------------------------- the linear simulator
 
 
-def linear_run(cfg) -> tuple[dict, float]:
-    """Lower bounds ``(memory parts in bytes, seconds)`` of :func:`linmeta.experiment.run`."""
-    from .experiment import tasks_per_chunk
+def tasks_per_chunk(cfg: Config) -> int:
+    """How many tasks one chunk holds: ``chunk_tasks`` if set, capped by ``memory_mb``.
 
+    The rule: a task costs ``bytes = 8 · T · [(m_in + m_out) · (d + 1) · 2 + (4τ + 8) · (d + k′)]``
+    in finite-sample mode (its samples, drawn in float64 and held once more on the device or in
+    the compute dtype, plus the per-task vectors of the inner loop and pull-back; ×2 on the
+    samples again for pooled methods is covered by the first factor 2), and
+    ``8 · T · (4τ + 8) · (d + k′)`` in population mode. A chunk holds
+    ``max(1, ⌊memory_mb · 2²⁰ / bytes⌋)`` tasks.
+    """
+    n = cfg.n_tasks
+    chunk = min(cfg.chunk_tasks or n, n)
+    if cfg.memory_mb > 0:
+        chunk = min(chunk, max(1, int(cfg.memory_mb * 2**20 // task_bytes(cfg))))
+    return chunk
+
+
+def task_bytes(cfg: Config) -> int:
+    """Estimated working memory of one task in one step (see :func:`tasks_per_chunk`)."""
+    vectors = (4 * cfg.tau + 8) * (cfg.d + cfg.learner_k)
+    samples = 0 if cfg.mode == "population" else (cfg.m_in + cfg.m_out) * (cfg.d + 1) * 2
+    return 8 * cfg.trials * (samples + vectors)
+
+
+def linear_run(cfg: Config) -> tuple[dict, float]:
+    """Lower bounds ``(memory parts in bytes, seconds)`` of :func:`linmeta.experiment.run`."""
     T, n, d, k, kl = cfg.trials, cfg.n_tasks, cfg.d, cfg.k, cfg.learner_k
     methods, tau = len(cfg.methods), cfg.tau
     columns = cfg.steps // cfg.log_every + 2
@@ -137,7 +160,7 @@ def linear_run(cfg) -> tuple[dict, float]:
     return memory, seconds
 
 
-def check_linear(cfg) -> None:
+def check_linear(cfg: Config) -> None:
     """Refuse a linear run that cannot fit (see :func:`check`)."""
     memory, seconds = linear_run(cfg)
     check(memory, seconds, options=LINEAR_OPTIONS,
@@ -151,121 +174,3 @@ LINEAR_OPTIONS = {
                 "--memory-mb (or --chunk-tasks)",
     "metrics": "--steps or --trials, or raise --log-every",
 }
-
-
-# ---------------------------------------------------------------- the few-shot Conv-4
-
-#: (classes, images per class, channels, side) of the on-disk datasets of known size.
-DATASET_SIZES = {"omniglot": (1623, 20, 1, 28), "miniimagenet": (100, 600, 3, 84)}
-
-
-def _conv4(channels: int, size: int, c_in: int, blocks: int = 4):
-    """Per image: forward flops, the floats a backward pass needs kept (each block's im2col
-    columns and conv output), and the feature dimension."""
-    flops = cache = 0.0
-    for _ in range(blocks):
-        flops += 2.0 * 9 * c_in * channels * size * size
-        cache += size * size * (9 * c_in + channels)
-        c_in, size = channels, size // 2
-    return flops, cache, channels * max(size, 1) ** 2
-
-
-def _geometry(config):
-    classes, per_class, c_in, side = DATASET_SIZES.get(config.dataset, (0, 0, 1, 28))
-    if config.dataset == "glyphs":
-        classes, per_class = config.n_classes, 20
-    size = config.image_size or side
-    return classes, per_class, c_in, size
-
-
-def fewshot_episodes(config, tasks: int, inner_steps: int, *, train: bool, trace: bool = False,
-                     passes: int = 1) -> tuple[dict, float]:
-    """Lower bounds for ``passes`` rounds of ``tasks`` tasks adapted ``inner_steps`` times.
-
-    Memory: the episodes' images and the forward caches of the support set (and, in training,
-    of the query set, which the meta-gradient differentiates); with ``trace`` (exact
-    second-order through all layers) the caches of every inner step. The caches are those of one
-    chunk of tasks (:func:`linmeta.fewshot.engine.parallel.auto_chunk`): the tasks are
-    computed a chunk at a time.
-    """
-    from .fewshot.engine.parallel import CACHE_BYTES
-
-    _, _, c_in, size = _geometry(config)
-    flops, cache, _ = _conv4(config.channels, size, c_in)
-    item = 8 if config.dtype == "float64" else 4
-    support = config.n_way * config.k_shot
-    images = config.n_way * (config.k_shot + config.n_query)
-    kept = (images if train else support) * cache
-    first = images * size * size * config.channels * item  # one task's widest activation
-    chunk = min(tasks, max(1, CACHE_BYTES // max(first, 1)))
-    memory = {"episodes": (float(tasks) * images * size * size * c_in + chunk * kept) * item}
-    if trace and inner_steps > 1:
-        memory["inner-loop trace"] = float(chunk) * support * cache * item * (inner_steps - 1)
-    work = 3.0 * float(tasks) * (support * inner_steps + images) * flops
-    rate = FLOPS * (100 if config.backend == "cupy" else 1)
-    seconds = passes * (STEP_SECONDS * 20 * (inner_steps + 1) + work / rate)
-    return memory, seconds
-
-
-def fewshot_train(config) -> tuple[dict, float]:
-    """Lower bounds for :func:`linmeta.fewshot.engine.train.run` of ``config``."""
-    classes, per_class, c_in, size = _geometry(config)
-    _, _, features = _conv4(config.channels, size, c_in)
-    n_params = 9.0 * c_in * config.channels + 3 * 9.0 * config.channels**2
-    n_params += features * config.n_way
-    memory, seconds = fewshot_episodes(config, config.meta_batch, config.inner_steps,
-                                       train=True, trace=config.algorithm == "maml",
-                                       passes=config.steps)
-    memory["data"] = float(classes) * per_class * size * size * c_in
-    memory["parameters and Adam"] = 4.0 * n_params * 8
-    rows = config.steps // config.eval_every + 2
-    for tasks, passes in ((config.val_tasks, rows), (config.test_tasks, 1)):
-        if tasks:  # evaluation runs between training steps: its episodes replace those
-            m, s = fewshot_episodes(config, min(tasks, 50), config.inner_steps_test,
-                                    train=False, passes=passes * -(-tasks // 50))
-            memory["episodes"] = max(memory["episodes"], m["episodes"])
-            seconds += s
-    return memory, seconds
-
-
-_EPISODE = "--n-way/--k-shot/--n-query, --channels or --image-size"
-FEWSHOT_OPTIONS = {
-    "episodes": f"--meta-batch (tasks), {_EPISODE}",
-    "inner-loop trace": f"--inner-steps, --meta-batch (tasks), {_EPISODE}",
-    "data": "--n-classes or --image-size",
-    "parameters and Adam": "--channels or --image-size",
-    "coefficients": "--steps or --share-tasks",
-}
-FEWSHOT_TIME = "--steps, --inner-steps, --meta-batch, --val-tasks/--eval-every or --test-tasks"
-
-
-def check_fewshot(config) -> None:
-    """Refuse a few-shot training run that cannot fit (see :func:`check`)."""
-    memory, seconds = fewshot_train(config)
-    check(memory, seconds, options=FEWSHOT_OPTIONS, time_options=FEWSHOT_TIME)
-
-
-def check_evaluation(config, tasks: int) -> None:
-    """Refuse an evaluation of ``tasks`` tasks (in batches of 50) that cannot fit."""
-    memory, seconds = fewshot_episodes(config, min(tasks, 50), config.inner_steps_test,
-                                       train=False, passes=-(-tasks // 50))
-    check(memory, seconds, options=FEWSHOT_OPTIONS, time_options="--tasks or --inner-steps")
-
-
-def check_contrastive(config, checkpoints: int, steps: tuple, tasks: int, share_tasks: int) -> None:
-    """Refuse a ``fewshot contrastive`` analysis that cannot fit: 16 identity cases per inner
-    step count on ``tasks`` tasks (exact second order), and the coefficient shares of every
-    checkpoint on ``share_tasks`` tasks."""
-    config = dataclasses.replace(config, dtype="float64")  # the analysis runs in float64
-    n = max(steps)
-    ident, s1 = fewshot_episodes(config, tasks, n, train=True, trace=True,
-                                 passes=16 * len(steps))
-    share, s2 = fewshot_episodes(config, share_tasks, n, train=False,
-                                 passes=2 * checkpoints * len(steps))
-    support = config.n_way * config.k_shot
-    queries = config.n_way * config.n_query
-    memory = {"inner-loop trace": ident.get("inner-loop trace", 0.0),
-              "episodes": max(ident["episodes"], share["episodes"]),
-              "coefficients": 8.0 * n * max(tasks, share_tasks) * support * queries}
-    check(memory, s1 + s2, options=FEWSHOT_OPTIONS,
-          time_options="--steps, --tasks or --share-tasks")

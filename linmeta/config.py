@@ -41,7 +41,7 @@ class Config:
     test-time excess risk (m_test 0 means 2k′); log_every : metric logging period;
     reduce : simulate population mode with Σ = I in span(B0, B*) (exact; off for checks);
     chunk_tasks, memory_mb : process a round's tasks in chunks (0: all at once), sized so that
-    a step's working memory stays under memory_mb (see :func:`linmeta.experiment.tasks_per_chunk`);
+    a step's working memory stays under memory_mb (see :func:`linmeta.budget.tasks_per_chunk`);
     samples : 'fresh' (new tasks and samples every round) or 'fixed' (a pool of n_tasks tasks
     whose m_in + m_out samples are drawn once; every method uses exactly those, see
     :class:`linmeta.experiment.FixedSampler`); batch_tasks : with fixed samples, the tasks of

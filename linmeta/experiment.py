@@ -18,7 +18,7 @@ import numpy as np
 
 from .algorithms import get_method
 from .backend import array_module, get_dtype, get_xp, to_numpy
-from .budget import check_linear
+from .budget import check_linear, tasks_per_chunk
 from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
 from .metrics import (
     HeldOutTasks,
@@ -45,7 +45,7 @@ from .tasks import (
 #: The config names stay importable from here (``from linmeta.experiment import Config``).
 __all__ = ["Config", "ConfigError", "FixedSampler", "INITS", "MODES", "MethodRun", "Result",
            "RoundSampler", "SAMPLES", "draw_problem", "load_config", "read_toml", "run",
-           "simulate", "streams", "task_bytes", "tasks_per_chunk", "train"]
+           "simulate", "streams", "train"]
 
 # ---------------------------------------------------------------- results
 
@@ -271,30 +271,6 @@ class FixedSampler:
         if index is self.all:
             return inner, outer
         return select_tasks(inner, index[0]), select_tasks(outer, index[0])
-
-
-def tasks_per_chunk(cfg: Config) -> int:
-    """How many tasks one chunk holds: ``chunk_tasks`` if set, capped by ``memory_mb``.
-
-    The rule: a task costs ``bytes = 8 · T · [(m_in + m_out) · (d + 1) · 2 + (4τ + 8) · (d + k′)]``
-    in finite-sample mode (its samples, drawn in float64 and held once more on the device or in
-    the compute dtype, plus the per-task vectors of the inner loop and pull-back; ×2 on the
-    samples again for pooled methods is covered by the first factor 2), and
-    ``8 · T · (4τ + 8) · (d + k′)`` in population mode. A chunk holds
-    ``max(1, ⌊memory_mb · 2²⁰ / bytes⌋)`` tasks.
-    """
-    n = cfg.n_tasks
-    chunk = min(cfg.chunk_tasks or n, n)
-    if cfg.memory_mb > 0:
-        chunk = min(chunk, max(1, int(cfg.memory_mb * 2**20 // task_bytes(cfg))))
-    return chunk
-
-
-def task_bytes(cfg: Config) -> int:
-    """Estimated working memory of one task in one step (see :func:`tasks_per_chunk`)."""
-    vectors = (4 * cfg.tau + 8) * (cfg.d + cfg.learner_k)
-    samples = 0 if cfg.mode == "population" else (cfg.m_in + cfg.m_out) * (cfg.d + 1) * 2
-    return 8 * cfg.trials * (samples + vectors)
 
 
 def chunked_step(step, pooled: bool, sampler: RoundSampler, W, B, w, chunk: int,

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from linmeta.experiment import Config, ConfigError, run, task_bytes, tasks_per_chunk
+from linmeta.budget import task_bytes, tasks_per_chunk
+from linmeta.experiment import Config, ConfigError, run
 
 
 @pytest.mark.parametrize("mode", ["finite", "population"])

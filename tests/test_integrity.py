@@ -21,6 +21,7 @@ from linmeta import budget
 from linmeta.cli import HELP, cli, run_cmd
 from linmeta.experiment import Config, run
 from linmeta.fewshot.data import cache_dir
+from linmeta.fewshot.engine import budget as fewshot_budget
 from linmeta.fewshot.engine.train import (
     TrainConfig,
     build,
@@ -328,7 +329,7 @@ def test_the_linear_memory_estimate_is_a_lower_bound(tmp_path, changes):
 def test_the_fewshot_memory_estimate_is_a_lower_bound(tmp_path, changes):
     cfg = TrainConfig(**{**dict(n_classes=40, image_size=16, channels=8, meta_batch=3, steps=1,
                                 eval_every=1, val_tasks=3, test_tasks=0), **changes})
-    memory, _ = budget.fewshot_train(cfg)
+    memory, _ = fewshot_budget.fewshot_train(cfg)
     build(cfg)  # the glyphs are generated and cached outside the count
     tracemalloc.start()
     try:

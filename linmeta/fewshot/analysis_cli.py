@@ -17,7 +17,6 @@ import click
 import numpy as np
 
 from linmeta.backend import BackendError
-from linmeta.budget import check_contrastive
 from linmeta.io import atomic_savefig, atomic_write_text, write_records
 from linmeta.results import (
     Terminated,
@@ -30,6 +29,7 @@ from linmeta.tasks import check_npz
 
 from .data import DataError
 from .data.episodes import sample_episodes, stream
+from .engine.budget import check_contrastive
 from .engine.network import tree_float64
 from .engine.train import RunError, TrainConfig, build, init_state, load_checkpoint
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import click
 
 from linmeta.backend import BackendError
-from linmeta.budget import check_evaluation
 from linmeta.cli_group import LinmetaGroup
 from linmeta.tasks import check_npz
 
 from .analysis_cli import COMMANDS as ANALYSIS_COMMANDS
 from .data import DATASETS, DataError
+from .engine.budget import check_evaluation
 from .engine.meta import ALGORITHMS, ALIASES
 from .engine.network import BLOCK_ORDERS, DOWNSAMPLES
 from .engine.train import (

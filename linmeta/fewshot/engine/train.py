@@ -26,13 +26,13 @@ from typing import NamedTuple
 import numpy as np
 
 from linmeta.backend import get_dtype, get_xp, to_numpy
-from linmeta.budget import check_fewshot
 from linmeta.io import atomic_savefig, atomic_savez, atomic_write_text, write_records
 from linmeta.provenance import provenance
 from linmeta.results import exclusive_dir, make_dir
 
 from ..data import DATASETS, GENERATED, default_split, load_dataset
 from ..data.episodes import sample_episodes, stream
+from .budget import check_fewshot
 from .evaluate import evaluate
 from .layers import LOSSES
 from .meta import ALGORITHMS, InnerSpec, canonical_name, get_algorithm, zero_head
