@@ -18,6 +18,7 @@ import numpy as np
 
 from linmeta.backend import BackendError
 from linmeta.budget import check_contrastive
+from linmeta.datafiles import check_npz
 from linmeta.io import atomic_savefig, atomic_write_text, write_records
 from linmeta.results import (
     Terminated,
@@ -26,7 +27,6 @@ from linmeta.results import (
     interruptible,
     signals_deferred,
 )
-from linmeta.tasks import check_npz
 
 from .data import DataError
 from .data.episodes import sample_episodes, stream
