@@ -36,7 +36,7 @@ from typing import Protocol, runtime_checkable
 
 from .adapt import meta_gradient
 from .comparators import COMPARATORS
-from .tasks import PopulationData
+from .samples import PopulationData
 
 #: An update: ``step(data_in, data_out, B (T, d, k′), w (T, k′), with_loss=True)`` returns
 #: ``(B, w, loss (T,) or None)``; for a one-shot estimator, its estimate and the loss of its fit.

@@ -18,10 +18,12 @@ from .algorithms import METHODS
 from .backend import tune_allocator
 from .budget import check_linear
 from .cli_group import INPUT_ERRORS, LinmetaGroup  # noqa: F401 (re-exported)
-from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
+from .config import INITS, MODES, SAMPLES, Config, load_config, read_toml
+from .datafiles import load_problem
 from .executors import EXECUTORS, ExecutorError
 from .experiment import run as run_experiment
 from .fewshot.cli import fewshot
+from .fileruns import data_run, problem_config
 from .io import atomic_savefig
 from .results import (
     RESULT_FILES,
@@ -50,7 +52,6 @@ from .sweep import (
     summary_rows,
     summary_text,
 )
-from .tasks import DataError, load_problem
 
 
 @click.group(cls=LinmetaGroup)
@@ -136,24 +137,6 @@ def given_fields(config_file, options: dict) -> dict:
     given = dict(read_toml(config_file)) if config_file else {}
     given.update({k: v for k, v in options.items() if k in names and v is not None})
     return given
-
-
-def problem_config(cfg: Config, problem_file, given: dict) -> Config:
-    """``cfg`` with the sizes of the problem file; an explicit value that disagrees is refused."""
-    problem = load_problem(problem_file, 1)
-    n, k = problem.W_pool.shape[1:]
-    d, kl = problem.B0.shape[1:]
-    fixed = dict(d=d, k=k, k_learner=kl, n_tasks=n, task_pool=True, x_cov_cond=1.0)
-    for name, value in fixed.items():
-        if name not in given:
-            continue
-        mine = given[name]
-        if name == "k_learner" and mine == 0:  # 0 means k
-            mine = given.get("k", k)
-        if mine != value:
-            raise ConfigError(f"the problem file {problem_file} fixes {name}={value}, but "
-                              f"{name}={given[name]} was given; drop one of them")
-    return cfg.replace(**fixed)
 
 
 class Progress:
@@ -285,7 +268,7 @@ def _new_job(config_file, problem_file, save_params, plot, data_file, save_data_
     if data_file:
         if problem_file:
             raise click.UsageError("--data and --problem exclude each other")
-        cfg, problem, data, heldout = _data_run(cfg, data_file, given.get("k"))
+        cfg, problem, data, heldout = data_run(cfg, data_file, given.get("k"))
     if problem_file:
         cfg = problem_config(cfg, problem_file, given)
     check_linear(cfg)  # before the problem's trials are allocated
@@ -317,7 +300,7 @@ def _resume_job(out: Path) -> RunJob:
                               "run started; start it again with --overwrite")
     problem = data = heldout = None
     if data_file:
-        _, problem, data, heldout = _data_run(cfg, data_file, cfg.k)
+        _, problem, data, heldout = data_run(cfg, data_file, cfg.k)
     if problem_file:
         problem = load_problem(problem_file, cfg.trials)
     return RunJob(cfg, problem, problem_file, data, heldout, options, saved_runs(out))
@@ -380,51 +363,6 @@ def _execute(job: RunJob, out: Path):
                        err=True)
         raise click.exceptions.Exit(143 if isinstance(err, Terminated) else 130) from None
     return result
-
-
-def _data_run(cfg: Config, path, k: int | None = None):
-    """Config, problem, training data and held-out tasks of ``run --data FILE``.
-
-    With ``B_star`` in the file every task trains and the distance is logged, with the file's
-    k. Without it the width to learn is ``k`` (``--k``) or the file's ``k`` entry, and one of
-    them is required; the last ⌈n/5⌉ tasks are held out: each fits a head in col(B) on its
-    first m_in samples and is scored on the rest (``heldout_mse``)."""
-    from .experiment import _rng, streams
-    from .tasks import Problem, SampleData, draw_init, load_data, random_orthonormal
-
-    data, B_star, m_in, k_file = load_data(path)
-    T, n, m, d = data.X.shape
-    if m < 2:
-        raise DataError(f"data file {path}: each task needs at least 2 samples (inner, outer)")
-    m_in = m_in or m // 2
-    fixed = B_star.shape[-1] if B_star is not None else k_file
-    if fixed is None and k is None:
-        raise DataError(f"data file {path} has no B_star: give --k, the width of the "
-                        "representation to learn (or store k in the file)")
-    if fixed is not None and k is not None and k != fixed:
-        raise DataError(f"data file {path} fixes k={fixed}, but k={k} was given; drop one of "
-                        "them")
-    k = fixed if fixed is not None else k
-    heldout = None
-    if B_star is None:
-        h = -(-n // 5)
-        if n - h < 1:
-            raise DataError(f"data file {path}: without B_star at least 2 tasks are needed "
-                            "(some are held out)")
-        X, y = data.X[:, n - h:], data.y[:, n - h:]
-        heldout = (X[:, :, :m_in], y[:, :, :m_in], X[:, :, m_in:], y[:, :, m_in:])
-        data = SampleData(data.X[:, : n - h], y=data.y[:, : n - h])
-        n -= h
-    try:
-        cfg = cfg.replace(d=d, k=k, n_tasks=n, m_in=m_in, m_out=m - m_in, trials=T,
-                          mode="finite", samples="fixed", n_test_tasks=0, task_pool=False,
-                          x_cov_cond=1.0)
-    except ConfigError as err:
-        raise DataError(f"data file {path}: {err}") from None
-    rng = _rng(streams(cfg.seed)["problem"])
-    random_orthonormal(rng, (T, d, k))  # as make_problem: the seed of a saved run gives its B0
-    B0, w0 = draw_init(rng, T, d, cfg.learner_k, cfg.init, cfg.alpha, cfg.w0_scale)
-    return cfg, Problem(B_star, B0, w0), data, heldout
 
 
 def _refuse_result(out: Path, overwrite: bool) -> None:

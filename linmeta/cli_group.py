@@ -11,8 +11,9 @@ import click
 from .backend import BackendError
 from .budget import BudgetError
 from .config import ConfigError
+from .datafiles import ProblemError
+from .errors import DataError
 from .results import ResultError
-from .tasks import DataError, ProblemError
 
 INPUT_ERRORS = (ConfigError, ProblemError, ResultError, BackendError, BudgetError,
                 DataError)

@@ -42,7 +42,7 @@ import numpy as np
 
 from .adapt import inner_loop
 from .backend import array_module, to_numpy
-from .tasks import PopulationData, SampleData
+from .samples import PopulationData, SampleData
 
 
 @dataclass(frozen=True)

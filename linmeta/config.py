@@ -3,8 +3,8 @@
 A Config is plain data: every field is a number, a string or a tuple of method names, so it
 round-trips through TOML and JSON (:meth:`Config.to_dict`, :meth:`Config.from_dict`). The
 simulator (:mod:`linmeta.experiment`) turns it into the explicit arguments of the environment
-(:mod:`linmeta.tasks`) and of the methods (:meth:`linmeta.algorithms.Method.build`); neither of
-those sees a Config.
+(:mod:`linmeta.environment`) and of the methods (:meth:`linmeta.algorithms.Method.build`);
+neither of those sees a Config.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Config:
     (0 means k); n_tasks : tasks per round; steps : outer steps; alpha, beta : inner and outer
     rates; tau : inner steps; mode : 'population' (exact losses) or 'finite' (m_in inner and
     m_out outer samples per task); sigma : label noise std; head_mu / head_kappa / head_mean :
-    task-head distribution (see :func:`linmeta.tasks.head_distribution`); task_pool : a fixed
+    task-head distribution (see :func:`linmeta.environment.head_distribution`); task_pool : a fixed
     pool of n_tasks heads instead of fresh heads every round; x_cov_cond : condition number of a
     diagonal Σ (1 means Σ = I); init : 'collins' (w0 = 0, α B0ᵀB0 = I) or 'random';
     w0_scale : std scale of a random w0; n_test_tasks, m_test : fresh tasks and samples for the

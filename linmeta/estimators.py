@@ -22,7 +22,7 @@ meta-learners are ``linmeta run --samples fixed``:
 The classes follow scikit-learn's conventions: ``__init__`` stores the hyperparameters as
 given; ``fit`` checks them all, then the data's shapes, the memory and time the fit needs
 (:mod:`linmeta.budget`, the CLI's limits) and the data's values, before anything runs, and
-raises ``TypeError`` or ``ValueError`` (:class:`linmeta.tasks.DataError` for data) naming
+raises ``TypeError`` or ``ValueError`` (:class:`linmeta.errors.DataError` for data) naming
 the parameter; ``clone``, ``get_params``, ``set_params``, pipelines and model selection work.
 
 Fitted attributes: ``B_`` (d, k) the learned basis (not orthonormalised: a meta-learner's body
@@ -63,9 +63,12 @@ from . import budget
 from .algorithms import get_method
 from .comparators import least_squares_heads
 from .config import INITS, Config, ConfigError
-from .experiment import FixedSampler, _rng, streams, train
+from .datafiles import check_data
+from .environment import draw_init, generator, streams
+from .errors import DataError
+from .experiment import FixedSampler, train
 from .metrics import orthonormal_basis
-from .tasks import DataError, SampleData, check_data, draw_init
+from .samples import SampleData
 
 __all__ = ["MethodOfMoments", "MultiTaskERM", "AltMin", "FedRep", "MAML", "FOMAML", "ANIL",
            "FOANIL", "ERM", "Reptile", "DataError"]
@@ -120,12 +123,13 @@ class _Estimator(TransformerMixin, BaseEstimator):
         data = check_data(X, y, cfg.k)  # values: finite, numeric
         seed = _seed(p["random_state"])
         seqs = streams(seed)
-        B_init, w_init = draw_init(_rng(seqs["problem"]), 1, d, cfg.k, cfg.init, cfg.alpha, 0.0)
+        B_init, w_init = draw_init(generator(seqs["problem"]), 1, d, cfg.k, cfg.init,
+                                   cfg.alpha, 0.0)
         if B0 is not None:
             B_init = _checked(B0, (d, cfg.k), "B0")[None]
         if w0 is not None:
             w_init = _checked(w0, (cfg.k,), "w0")[None]
-        sampler = FixedSampler(data, cfg.m_in, cfg.batch_tasks, _rng(seqs["batches"]))
+        sampler = FixedSampler(data, cfg.m_in, cfg.batch_tasks, generator(seqs["batches"]))
         progress = _Progress(self._name, p["verbose"]) if p["verbose"] else None
         B, w, diverged_at = train(get_method(self._method), sampler, B_init, w_init, cfg,
                                   [cfg.steps], progress=progress)

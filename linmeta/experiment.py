@@ -20,6 +20,7 @@ from .algorithms import get_method
 from .backend import array_module, get_dtype, get_xp, to_numpy
 from .budget import check_linear, tasks_per_chunk
 from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
+from .environment import STREAMS, HeadLaw, Problem, draw_inputs, generator, make_problem, streams
 from .metrics import (
     HeldOutTasks,
     heldout_mse,
@@ -29,18 +30,7 @@ from .metrics import (
     principal_angles,
     subspace_head_risk,
 )
-from .tasks import (
-    STREAMS,
-    HeadData,
-    HeadLaw,
-    Problem,
-    SampleData,
-    draw_inputs,
-    make_problem,
-    pooled,
-    select_tasks,
-    split_tasks,
-)
+from .samples import HeadData, SampleData, pooled, select_tasks, split_tasks
 
 #: The config names stay importable from here (``from linmeta.experiment import Config``).
 __all__ = ["Config", "ConfigError", "FixedSampler", "INITS", "MODES", "MethodRun", "Result",
@@ -75,24 +65,18 @@ class Result:
     data: SampleData | None = None
 
 
-def streams(seed: int) -> dict:
-    """Independent seed sequences for the problem, heads, inner data, outer data, test tasks."""
-    return dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
-
-
-def _rng(seq: np.random.SeedSequence) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(seq))
-
-
 def head_law(cfg: Config) -> HeadLaw:
     """The task-head distribution of ``cfg``."""
     return HeadLaw(cfg.k, cfg.head_mu, cfg.head_kappa, cfg.head_mean)
 
 
-def draw_problem(cfg: Config, rng: np.random.Generator) -> Problem:
+def draw_problem(cfg: Config, rng: np.random.Generator, heads: bool = True) -> Problem:
     """The environment of ``cfg``: B*, the initialisation, and the fixed task heads when the
-    tasks are a fixed pool (``task_pool``, or fixed samples)."""
-    fixed_tasks = cfg.task_pool or cfg.samples == "fixed"
+    tasks are a fixed pool (``task_pool``, or fixed samples).
+
+    ``heads=False`` leaves the heads out (tasks given as data); the heads are drawn last, so
+    B* and the initialisation are the same numbers either way."""
+    fixed_tasks = heads and (cfg.task_pool or cfg.samples == "fixed")
     return make_problem(rng, trials=cfg.trials, d=cfg.d, k=cfg.k, k_learner=cfg.learner_k,
                         init=cfg.init, alpha=cfg.alpha, w0_scale=cfg.w0_scale,
                         heads=head_law(cfg), pool=cfg.n_tasks if fixed_tasks else 0,
@@ -103,7 +87,7 @@ def make_test_tasks(cfg: Config, problem: Problem, seq) -> HeldOutTasks | None:
     """Fresh test tasks drawn once per run (the same for every method and logged step)."""
     if cfg.n_test_tasks == 0:
         return None
-    rng = _rng(seq)
+    rng = generator(seq)
     T, nt, m = cfg.trials, cfg.n_test_tasks, cfg.test_samples
     W = head_law(cfg).draw(rng, nt, T)
     theta = W @ problem.B_star.swapaxes(-1, -2)  # (T, nt, d)
@@ -122,13 +106,14 @@ def _basis(cfg: Config, problem: Problem):
 
 
 def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file=None,
-        data: SampleData | None = None, heldout: SampleData | None = None,
+        data: SampleData | None = None, heldout: tuple | None = None,
         done: dict | None = None, checkpoint=None) -> Result:
     """Simulate every method of ``cfg``; ``progress(method, step, steps)`` is called each step.
 
     ``data`` (T, n, m, d) with labels: a given fixed dataset (a data file) instead of drawn
     samples; ``problem.B_star`` may then be None (no distance is logged). ``heldout``: tasks
-    kept out of training, scored by :func:`linmeta.metrics.heldout_mse` at every logged step.
+    kept out of training, ``(X_fit, y_fit, X_eval, y_eval)``, scored by
+    :func:`linmeta.metrics.heldout_mse` at every logged step.
 
     ``done``: ``{method: MethodRun}`` already computed (a resumed run,
     :func:`linmeta.results.saved_runs`), kept as given; only the other methods are simulated.
@@ -141,7 +126,7 @@ def run(cfg: Config, problem: Problem | None = None, progress=None, problem_file
     check_linear(cfg)  # refuse before allocating what cannot fit
     seqs = streams(cfg.seed)
     if problem is None:
-        problem = draw_problem(cfg, _rng(seqs["problem"]))
+        problem = draw_problem(cfg, generator(seqs["problem"]))
     if data is None and cfg.samples == "fixed":
         data = draw_fixed_data(cfg, problem, seqs)
     tests = make_test_tasks(cfg, problem, seqs["test"])
@@ -170,7 +155,8 @@ def draw_fixed_data(cfg: Config, problem: Problem, seqs: dict) -> SampleData:
     samples, drawn once (the inner ones first), with labels ``y = X θ* + σ z``; float64 on the
     host, shape (T, n, m_in + m_out, d). The same numbers as the first round of a fresh run
     with the same task pool."""
-    rng = {name: _rng(seqs[name]) for name in ("inner_x", "inner_noise", "outer_x", "outer_noise")}
+    rng = {name: generator(seqs[name])
+           for name in ("inner_x", "inner_noise", "outer_x", "outer_noise")}
     theta = (problem.B_star @ problem.W_pool.swapaxes(-1, -2)).swapaxes(-1, -2)  # (T, n, d)
     Xs, ys = [], []
     for side, m in (("inner", cfg.m_in), ("outer", cfg.m_out)):
@@ -193,7 +179,7 @@ class RoundSampler:
         self.cfg, self.problem, self.Bs, self.dev = cfg, problem, Bs, dev
         self.law = head_law(cfg)
         self.sigma_diag, self.W_pool = dev(problem.sigma_diag), dev(problem.W_pool)
-        self.rng = {name: _rng(seqs[name]) for name in STREAMS
+        self.rng = {name: generator(seqs[name]) for name in STREAMS
                     if name not in ("problem", "test", "batches")}
         finite = cfg.mode == "finite"
         self.samples_used = 0 if finite else None  # samples drawn so far (every round new)
@@ -293,7 +279,7 @@ def chunked_step(step, pooled: bool, sampler: RoundSampler, W, B, w, chunk: int,
 
 
 def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None,
-             data: SampleData | None = None, heldout: SampleData | None = None) -> MethodRun:
+             data: SampleData | None = None, heldout: tuple | None = None) -> MethodRun:
     """One method, all trials at once. Diverged trials are frozen and recorded, not fatal.
 
     ``data``: a fixed dataset (T, n, m, d) used every round (see :class:`FixedSampler`)."""
@@ -314,7 +300,7 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None,
         sampler = RoundSampler(cfg, problem, seqs, Bs, dev)
     else:
         sampler = FixedSampler(SampleData(dev(data.X), y=dev(data.y), counts=data.counts),
-                               cfg.m_in, cfg.batch_tasks, _rng(seqs["batches"]))
+                               cfg.m_in, cfg.batch_tasks, generator(seqs["batches"]))
 
     logged = [t for t in range(cfg.steps + 1) if t % cfg.log_every == 0 or t == cfg.steps]
     if method.one_shot:  # an estimator: one round's data, one column

@@ -7,7 +7,7 @@ This module is the only home of these equations. For one task with data statisti
     ∇_B L = e wᵀ,   ∇_w L = Bᵀ e,
     H (V, v) = (δe wᵀ + e vᵀ,  Vᵀ e + Bᵀ δe),      δe = Σ̂ (V w + B v)      (derived).
 
-The data enter only through two maps on vectors, supplied by :mod:`linmeta.tasks`:
+The data enter only through two maps on vectors, supplied by :mod:`linmeta.samples`:
 ``resid(u) = Σ̂ u − ĥ`` and ``sig(u) = Σ̂ u``. Per-task matrices are never formed: a task's
 matrix is a shared base plus a short sum of outer products (:class:`TaskMatrix`), since every
 inner step and every pull-back adds only rank-one terms. A step then costs O(n·d·k) with a

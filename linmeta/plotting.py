@@ -115,7 +115,7 @@ def collins_rate(config: dict, problem_file: str | None = None) -> float | None:
 
     config : a run's config as ``config.json`` stores it (:meth:`Config.to_dict`).
     """
-    from .tasks import head_distribution
+    from .environment import head_distribution
 
     c = config
     setting = (c.get("mode") == "population" and c.get("x_cov_cond") == 1

@@ -6,10 +6,11 @@ import pytest
 
 from linmeta.algorithms import METHODS
 from linmeta.comparators import COMPARATORS, burer_monteiro, moment_matrix, mt_erm_solve
+from linmeta.environment import random_orthonormal
 from linmeta.experiment import Config, run
 from linmeta.metrics import subspace_distance
 from linmeta.results import read_metrics, save_result
-from linmeta.tasks import PopulationData, SampleData, pooled, random_orthonormal
+from linmeta.samples import PopulationData, SampleData, pooled
 
 from .helpers import central_difference, rel_err
 

@@ -12,10 +12,13 @@ from click.testing import CliRunner
 from linmeta import estimators as E
 from linmeta.cli import cli
 from linmeta.comparators import moment_matrix
+from linmeta.datafiles import check_data
+from linmeta.environment import random_orthonormal
+from linmeta.errors import DataError
 from linmeta.experiment import Config, ConfigError, run
 from linmeta.metrics import subspace_distance
 from linmeta.results import read_metrics
-from linmeta.tasks import DataError, SampleData, check_data, random_orthonormal
+from linmeta.samples import SampleData
 
 CLASSES = {"mom": E.MethodOfMoments, "mt_erm": E.MultiTaskERM, "altmin": E.AltMin,
            "fedrep": E.FedRep, "maml": E.MAML, "fo_maml": E.FOMAML, "anil": E.ANIL,

@@ -19,9 +19,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from linmeta import estimators as E
 from linmeta.budget import MAX_HOURS_ENV, BudgetError
-from linmeta.experiment import Config, _rng, draw_fixed_data, draw_problem, streams
+from linmeta.environment import draw_init, generator, streams
+from linmeta.errors import DataError
+from linmeta.experiment import Config, draw_fixed_data, draw_problem
 from linmeta.metrics import subspace_distance
-from linmeta.tasks import DataError, draw_init
 
 CLASSES = [E.MethodOfMoments, E.MultiTaskERM, E.AltMin, E.FedRep, E.MAML, E.FOMAML, E.ANIL,
            E.FOANIL, E.ERM, E.Reptile]
@@ -35,7 +36,7 @@ def synthetic(seed=0, n=12, m=8, d=5, k=2, sigma=0.1):
     cfg = Config(mode="finite", samples="fixed", d=d, k=k, n_tasks=n, m_in=m // 2,
                  m_out=m - m // 2, sigma=sigma, trials=1, n_test_tasks=0, seed=seed)
     seqs = streams(seed)
-    problem = draw_problem(cfg, _rng(seqs["problem"]))
+    problem = draw_problem(cfg, generator(seqs["problem"]))
     data = draw_fixed_data(cfg, problem, seqs)
     return data.X[0], data.y[0], problem.B_star[0]
 
@@ -323,7 +324,7 @@ def test_every_kind_of_random_state():
     follows numpy's global RandomState (np.random.seed), as scikit-learn does."""
     X, y, _ = synthetic()
     est = E.FOANIL(2, steps=5, alpha=0.1, beta=0.1, random_state=7).fit(X, y)
-    B0, w0 = draw_init(_rng(streams(7)["problem"]), 1, 5, 2, "collins", 0.1, 0.0)
+    B0, w0 = draw_init(generator(streams(7)["problem"]), 1, 5, 2, "collins", 0.1, 0.0)
     given = E.FOANIL(2, steps=5, alpha=0.1, beta=0.1).fit(X, y, B0=B0[0], w0=w0[0])
     assert np.array_equal(est.B_, given.B_) and est.seed_ == 7
     for make in (np.random.RandomState, np.random.default_rng):

@@ -138,9 +138,9 @@ def test_tune_allocator_applies_on_glibc_and_leaves_results_unchanged():
 
 
 def test_the_environment_is_drawn_from_explicit_arguments():
-    """tasks.make_problem takes the environment's numbers, not a Config; draw_problem is the
+    """environment.make_problem takes the environment's numbers, not a Config; draw_problem is the
     one place that maps a Config onto them (the pool of heads only for fixed tasks)."""
-    from linmeta.tasks import HeadLaw, make_problem
+    from linmeta.environment import HeadLaw, make_problem
 
     cfg = Config(d=9, k=2, k_learner=3, n_tasks=4, trials=2, task_pool=True, head_kappa=4.0,
                  init="random", w0_scale=0.5, x_cov_cond=3.0)
@@ -152,3 +152,8 @@ def test_the_environment_is_drawn_from_explicit_arguments():
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert a.W_pool.shape == (2, 4, 2) and a.B0.shape == (2, 9, 3)
     assert draw_problem(cfg.replace(task_pool=False), np.random.default_rng(7)).W_pool is None
+    # without the heads (tasks given as data) B* and the initialisation are the same numbers
+    c = draw_problem(cfg, np.random.default_rng(7), heads=False)
+    assert c.W_pool is None
+    for name in ("B_star", "B0", "w0", "sigma_diag"):
+        assert np.array_equal(getattr(a, name), getattr(c, name)), name

@@ -12,7 +12,7 @@ import pytest
 from linmeta.adapt import meta_gradient
 from linmeta.algorithms import METHODS, MetaLearner
 from linmeta.losses import TaskMatrix, hvp, hvp_task_sum
-from linmeta.tasks import HeadData, PopulationData, SampleData, pooled
+from linmeta.samples import HeadData, PopulationData, SampleData, pooled
 
 from .helpers import central_difference, rel_err
 

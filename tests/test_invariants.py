@@ -5,8 +5,9 @@ import pytest
 
 from linmeta.adapt import inner_loop, meta_gradient
 from linmeta.algorithms import METHODS
+from linmeta.environment import random_orthonormal
 from linmeta.experiment import Config, run
-from linmeta.tasks import PopulationData, SampleData, random_orthonormal
+from linmeta.samples import PopulationData, SampleData
 
 RNG = np.random.default_rng(7)
 T, N, D, K = 2, 5, 9, 3

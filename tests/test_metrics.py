@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from linmeta.environment import random_orthonormal
 from linmeta.metrics import (
     HeldOutTasks,
     least_squares_risk,
@@ -12,7 +13,6 @@ from linmeta.metrics import (
     subspace_distance,
     subspace_head_risk,
 )
-from linmeta.tasks import random_orthonormal
 
 RNG = np.random.default_rng(0)
 EPS = np.finfo(np.float64).eps

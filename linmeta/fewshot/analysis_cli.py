@@ -17,6 +17,7 @@ import click
 import numpy as np
 
 from linmeta.backend import BackendError
+from linmeta.datafiles import check_npz
 from linmeta.io import atomic_savefig, atomic_write_text, write_records
 from linmeta.results import (
     Terminated,
@@ -25,7 +26,6 @@ from linmeta.results import (
     interruptible,
     signals_deferred,
 )
-from linmeta.tasks import check_npz
 
 from .data import DataError
 from .data.episodes import sample_episodes, stream

@@ -14,7 +14,7 @@ import click
 
 from linmeta.backend import BackendError
 from linmeta.cli_group import LinmetaGroup
-from linmeta.tasks import check_npz
+from linmeta.datafiles import check_npz
 
 from .analysis_cli import COMMANDS as ANALYSIS_COMMANDS
 from .data import DATASETS, DataError
