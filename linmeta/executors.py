@@ -8,7 +8,8 @@ executor serves: a :class:`~concurrent.futures.ProcessPoolExecutor`, a Dask clie
   each and ignoring Ctrl-C (the parent handles it and terminates them at once); with one job
   the calls run in this process, one at a time.
 - :class:`DaskExecutor` (``dask``): a Dask distributed cluster, one task per point; a local
-  cluster of one-thread workers, or a running scheduler. Dask is an optional extra
+  cluster of one-thread workers, or a running scheduler. The calls always run in the workers,
+  never in this process (``in_process=True`` is refused). Dask is an optional extra
   (``pip install 'linmeta[dask]'``), imported only when this executor is built.
 
 Nothing is lost when a worker dies or a sweep is stopped: a point counts as finished only once
@@ -111,7 +112,10 @@ class DaskExecutor(cf.Executor):
     scheduler : address of a running scheduler, e.g. ``tcp://10.0.0.5:8786``.
     connect_timeout : how long to try to reach it.
 
-    ``client`` is the Dask client; ``shutdown`` closes it (and the local cluster).
+    Every call runs in a worker process, never in this one, so unlike :class:`LocalExecutor`
+    there is no ``in_process`` (the ``dask`` entry of :data:`EXECUTORS` refuses
+    ``in_process=True``). ``client`` is the Dask client; ``shutdown`` closes it (and the local
+    cluster).
     """
 
     def __init__(self, jobs: int | None = None, scheduler: str | None = None,
@@ -165,9 +169,13 @@ def _local(jobs: int | None = None, scheduler: str | None = None,
 
 def _dask(jobs: int | None = None, scheduler: str | None = None,
           in_process: bool | None = None) -> cf.Executor:
+    if in_process:
+        raise ExecutorError("the dask executor runs every call in its workers: in_process "
+                            "needs the local executor")
     return DaskExecutor(jobs, scheduler)
 
 
-#: ``linmeta sweep --executor NAME``: ``factory(jobs, scheduler, in_process=None) -> Executor``
-#: (``in_process`` only matters for ``local``).
+#: ``linmeta sweep --executor NAME``: ``factory(jobs, scheduler, in_process=None) -> Executor``.
+#: ``in_process`` asks for the calls to run in this process (True) or in workers (False); None
+#: leaves it to the executor. ``dask`` always runs them in its workers and refuses True.
 EXECUTORS: dict[str, Callable[..., cf.Executor]] = {"local": _local, "dask": _dask}

@@ -50,14 +50,22 @@ def make_dir(path) -> Path:
     return path
 
 
+class DirectoryBusy(ResultError):
+    """Another process holds the lock of a directory (:func:`exclusive_dir`)."""
+
+
 @contextlib.contextmanager
-def exclusive_dir(path, what: str = "run"):
+def exclusive_dir(path, what: str = "run", lock: str = LOCK_NAME):
     """Hold an exclusive lock on directory ``path`` (created if missing) for the block.
 
-    A second process that asks for the same directory gets :class:`ResultError` at once
-    instead of writing into it too. The lock is the kernel's ``flock`` on ``path/.lock``, so
-    it ends with the process however the process ends (no stale lock after a kill). Where
-    ``fcntl`` does not exist (Windows) the block runs unlocked.
+    A second process that asks for the same lock gets :class:`DirectoryBusy` (a
+    :class:`ResultError`) at once instead of writing into the directory too. The lock is the
+    kernel's ``flock`` on the file ``path / lock`` (``.lock`` by default; another name gives
+    the directory another, independent lock), so it ends with the process however the process
+    ends (no stale lock after a kill), and a lock file no process holds is free whatever it
+    contains.
+    The file is never removed (removing it would let two processes lock two different files of
+    the same name). Where ``fcntl`` does not exist (Windows) the block runs unlocked.
     """
     path = make_dir(path)
     try:
@@ -66,15 +74,15 @@ def exclusive_dir(path, what: str = "run"):
         yield path
         return
     try:
-        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(path / lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as err:
         raise ResultError(f"cannot write to {path}: {err.strerror or err}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ResultError(f"another process is writing a {what} into {path}; wait for it "
-                              "or use another directory") from None
+            raise DirectoryBusy(f"another process is writing a {what} into {path}; wait for "
+                                "it or use another directory") from None
         yield path
     finally:
         os.close(fd)  # closing releases the lock
@@ -406,6 +414,23 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
+def _handlers(handlers: dict):
+    """Install the signal ``handlers`` (``{signal: handler}``) for the block, then put the old
+    ones back. Yields the old handlers, or None outside the main thread, where handlers cannot
+    be set: there the block runs with the signals as they were."""
+    try:
+        old = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    except ValueError:  # not the main thread
+        yield None
+        return
+    try:
+        yield old
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
 def interruptible():
     """For the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) instead of
     ending the process at once, so an interrupted writer saves nothing half-way and releases
@@ -413,15 +438,8 @@ def interruptible():
     def terminated(signum, frame):
         raise Terminated()
 
-    try:
-        old = signal.signal(signal.SIGTERM, terminated)
-    except ValueError:  # not the main thread
+    with _handlers({signal.SIGTERM: terminated}):
         yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 @contextlib.contextmanager
@@ -439,17 +457,12 @@ def signals_deferred():
     def hold(signum, frame):
         caught.append(signum)
 
+    old = None
     try:
-        old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
+        with _handlers(dict.fromkeys((signal.SIGINT, signal.SIGTERM), hold)) as old:
+            yield
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        if caught:
+        if caught:  # only possible where the handlers were swapped, so ``old`` is set
             handler = old[caught[0]]
             if callable(handler):
                 handler(caught[0], None)

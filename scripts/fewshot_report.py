@@ -27,6 +27,9 @@ from linmeta.fewshot.claims.report import (
     nil_gain,
     paired,
     render,
+    test_zeroing_gain,
+    zeroed_acc,
+    zeroed_gain,
 )
 from linmeta.io import atomic_savefig, atomic_write_text
 
@@ -108,8 +111,8 @@ def fig_zeroing_curves(pts) -> Figure:
     if runs:
         steps = [c["step"] for c in runs[0]["test_zeroed"]]
         for s, ls in (("1", "-"), ("3", "--")):
-            diff = np.array([[100 * (c["zeroed"][s]["acc"] - c["model"][s]["acc"])
-                              for c in r["test_zeroed"]] for r in runs])
+            diff = np.array([[100 * zeroed_gain(c, int(s)) for c in r["test_zeroed"]]
+                             for r in runs])
             ax2.errorbar(steps, diff.mean(0), yerr=diff.std(0), ls=ls, marker="o", capsize=3,
                          label=f"{s} test step{'s' if s != '1' else ''}")
         ax2.axhline(0, color="grey", lw=0.8)
@@ -117,9 +120,7 @@ def fig_zeroing_curves(pts) -> Figure:
     ax2.set_xlabel("outer step of the random-head model's checkpoint")
     ax2.set_ylabel("accuracy with head zeroed at test\nminus as trained (points), mean ± sd")
     ax2.set_title("(e) zeroing the head at test time only", fontsize=9)
-    g = _mean(pts, "kao-fo-random",
-              lambda d: d["test_zeroed"][-1]["zeroed"]["1"]["acc"]
-              - d["test_zeroed"][-1]["model"]["1"]["acc"])
+    g = _mean(pts, "kao-fo-random", test_zeroing_gain())
     fig.suptitle(f"Protocol tier: the zeroing trick trains better, but zeroing a random head at "
                  f"test time only changes its accuracy by {_p(g, True)} points (1 test step)",
                  fontsize=10)
@@ -254,8 +255,7 @@ def fig_kao_omniglot(kao) -> Figure:
         runs = list(kao.get(name, {}).values())
         if runs:
             steps = [col["step"] for col in runs[0]["test_zeroed"]]
-            g = np.array([[100 * (col["zeroed"]["1"]["acc"] - col["model"]["1"]["acc"])
-                           for col in r["test_zeroed"]] for r in runs])
+            g = np.array([[100 * zeroed_gain(col) for col in r["test_zeroed"]] for r in runs])
             ax1.errorbar(steps, g.mean(0), yerr=g.std(0) if len(runs) > 1 else None, color=c,
                          marker="o", capsize=3,
                          label=f"linmeta, {ref['label'].split(' (')[0]} ({len(runs)} seeds)")
@@ -278,7 +278,7 @@ def fig_kao_omniglot(kao) -> Figure:
                 ours.append(interval(d["test"]["1"]["acc"] for d in runs))
                 theirs.append(ref["acc"]["1"][0])
             else:
-                ours.append(interval(d["test_zeroed"][-1]["zeroed"]["1"]["acc"] for d in runs))
+                ours.append(interval(zeroed_acc()(d) for d in runs))
                 theirs.append(ref["zeroed"]["1"][0])
         xs = x + (j - 0.5) * 0.38
         ax2.bar(xs, [100 * iv["mean"] if iv["n"] else 0 for iv in ours], width=0.38,
@@ -291,8 +291,7 @@ def fig_kao_omniglot(kao) -> Figure:
     ax2.set_ylabel("test accuracy (%), 1 test step\nmean ± 95% t-interval over seeds")
     ax2.legend(fontsize=7, loc="lower left")
     rd = kao.get("omni-fo-random", {})
-    g_end = interval(d["test_zeroed"][-1]["zeroed"]["1"]["acc"]
-                     - d["test_zeroed"][-1]["model"]["1"]["acc"] for d in rd.values())
+    g_end = interval(test_zeroing_gain()(d) for d in rd.values())
     found = (f"test-time zeroing changes a random head by {_p(g_end['mean'], True)} points at "
              f"the last checkpoint (n={g_end['n']}); Kao22: +4.9") if rd else "no points yet"
     fig.suptitle(f"Kao22's Omniglot setting: {found}", fontsize=10)
@@ -304,14 +303,15 @@ def fig_kao_ablation(abl, kao, pts) -> Figure:
     """Claim (e): the test-time-zeroing gain at step 1000 for each factor moved toward the
     protocol tier, between the two tiers' own values."""
     from linmeta.fewshot.claims.grid import ABLATION_FACTORS
-    from linmeta.fewshot.claims.report import _gain_at, _get
+    from linmeta.fewshot.claims.report import _get
 
     rows = [("kao-omniglot tier", kao.get("omni-fo-random", {}), "C2")]
     rows += [(label, abl.get(name, {}), "C0") for name, _, label in ABLATION_FACTORS]
     rows.append(("protocol tier", pts.get("kao-fo-random", {}), "C3"))
     fig = Figure(figsize=(8, 4.2))
     ax = fig.subplots()
-    ivs = [interval(_get(_gain_at(1000), d) for d in runs.values()) for _, runs, _ in rows]
+    gain = test_zeroing_gain(step=1000)
+    ivs = [interval(_get(gain, d) for d in runs.values()) for _, runs, _ in rows]
     y = np.arange(len(rows))[::-1]
     ax.barh(y, [100 * iv["mean"] if iv["n"] else 0 for iv in ivs],
             xerr=[100 * iv["half"] if np.isfinite(iv["half"]) else 0 for iv in ivs],

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from linmeta.cli import cli
-from linmeta.executors import LocalExecutor
+from linmeta.executors import EXECUTORS, ExecutorError, LocalExecutor
 from linmeta.experiment import Config, ConfigError
 from linmeta.results import is_complete, read_config
 from linmeta.sweep import (
@@ -231,3 +231,10 @@ def test_local_workers_run_one_blas_thread():
     finally:
         executor.shutdown()
     assert all(t and set(t) == {1} for t in threads), threads
+
+
+def test_the_dask_executor_refuses_to_run_calls_in_this_process():
+    """``in_process=True`` cannot be honoured on a Dask cluster: refused before Dask is
+    imported; False (what the grid scripts pass) is what it does anyway."""
+    with pytest.raises(ExecutorError, match="in_process needs the local executor"):
+        EXECUTORS["dask"](1, None, in_process=True)

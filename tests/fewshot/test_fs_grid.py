@@ -80,16 +80,35 @@ def test_an_interrupted_point_resumes_to_the_same_result(tiny_points, tmp_path):
 
 def test_a_point_held_by_a_live_process_is_skipped_and_a_stale_lock_taken(tmp_path):
     s = _setting("kao-fo-zeroinit")
-    lock = tmp_path / "work" / s.name / "seed0.lock"
+    work, res = tmp_path / "work", tmp_path / "res"
+    lock = grid.point_lock_path(work, s.name, 0)
     lock.parent.mkdir(parents=True)
-    lock.write_text(str(os.getpid()))  # this (live) process holds it
-    assert grid.run_point(s, 0, TINY, tmp_path / "res", tmp_path / "work") is None
-    assert not (tmp_path / "res" / s.name / "seed0.json").exists()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
-    lock.write_text(dead)  # its process has exited: the lock is stale
-    d = grid.run_point(s, 0, TINY, tmp_path / "res", tmp_path / "work")
-    assert d["complete"] is True and not lock.exists()
+    # an old pid-file lock naming a live process (this one) is not this lock
+    (lock.parent / "seed0.lock").write_text(str(os.getpid()))
+    holder = subprocess.Popen(  # another process takes the point's flock and keeps it
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(120)",
+         str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert grid.run_point(s, 0, TINY, res, work) is None
+        assert not (res / s.name / "seed0.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert lock.exists()  # left behind by its dead holder: free
+    d = grid.run_point(s, 0, TINY, res, work)
+    assert d["complete"] is True and (res / s.name / "seed0.json").exists()
+
+
+def test_a_setting_names_only_registered_measurements():
+    assert grid.MEASURES == tuple(grid.MEASUREMENTS)
+    for tier in grid.TIERS.values():
+        assert all(set(s.measures) <= set(grid.MEASURES) for s in grid.settings(tier))
+    with pytest.raises(ValueError, match="unknown measurement.*tset"):
+        grid.Setting("typo", {}, 1, ("test", "tset"))
 
 
 def test_points_run_seed_by_seed():

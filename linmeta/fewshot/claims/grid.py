@@ -5,7 +5,8 @@ measurements the claims need from it; a *point* is a (setting, seed) pair. Runni
 with :func:`linmeta.fewshot.engine.train.run` (checkpoints in a work directory outside git, so an
 interrupted point resumes from its last checkpoint), measures, and writes one small JSON file
 ``<results>/<setting>/seed<k>.json`` (config, accuracies, curves, timings; no arrays). A finished
-point is never recomputed; two processes never compute the same point (a lock file per point).
+point is never recomputed; two processes never compute the same point (an ``flock`` per point,
+:func:`point_lock_path`).
 
 Measurements (each a key of the point file):
 
@@ -31,14 +32,19 @@ Measurements (each a key of the point file):
 
 Every point also records ``data_sha256``, a fingerprint of each class pool, so that points
 computed from different versions of a generated data set cannot be mixed unnoticed.
+
+Each measurement is one function of :data:`MEASUREMENTS`, called with a :class:`Trained`, the
+run as every measurement reads it (network, data, checkpoints, probe tasks), built once per
+point.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,11 +53,12 @@ from pathlib import Path
 import numpy as np
 
 from linmeta.io import atomic_write_text
+from linmeta.results import DirectoryBusy, exclusive_dir
 
-from ..data.episodes import sample_episodes, stream
+from ..data.episodes import Episodes, sample_episodes, stream
 from ..engine.evaluate import evaluate, evaluate_predictor
-from ..engine.meta import InnerSpec, get_algorithm, inner_loop, zero_head
-from ..engine.network import KAIMING, forward, head_index, tree_float64
+from ..engine.meta import InnerSpec, inner_loop, zero_head
+from ..engine.network import KAIMING, Network, forward, head_index, tree_float64
 from ..engine.parallel import meta_gradient_threads
 from ..engine.train import (
     TrainConfig,
@@ -74,8 +81,6 @@ from ..probes.reuse import (
 
 GRID_VERSION = 1
 TEST_SEED = 1000  # every point is scored on the same test tasks
-MEASURES = ("test", "test_zeroed", "contrastive", "cosine", "freeze", "cka", "nil", "timing",
-            "diagnosis")
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,12 @@ class Setting:
     measures: tuple
     claims: str = ""
     phase: int = 0  # points of a later phase run after every point of an earlier one
+
+    def __post_init__(self):
+        unknown = [m for m in self.measures if m not in MEASUREMENTS]
+        if unknown:
+            raise ValueError(f"setting {self.name}: unknown measurement(s) {', '.join(unknown)}; "
+                             f"choose from {', '.join(MEASUREMENTS)}")
 
     def config(self, base: TrainConfig, seed: int) -> TrainConfig:
         return dataclasses.replace(base, **self.overrides, seed=seed).validate()
@@ -282,14 +293,54 @@ def _batches(pool, n_tasks, cfg, seed, dtype, xp=np):
                            cfg.n_query, dtype=dtype, xp=xp)
 
 
-def _test_acc(net, params, pool, cfg, tier, steps, zeroing, dtype):
-    kw = dict(n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query, tasks=tier.test_tasks,
-              seed=TEST_SEED, dtype=dtype)
-    out = {}
-    for s in steps:
-        ev = evaluate(net, params, pool, cfg.inner(s), zeroing=zeroing, **kw)
-        out[str(s)] = {"acc": ev.acc, "ci95": ev.ci95}
-    return out
+def _checkpoint_states(out: Path, net, cfg, dtype):
+    """``[(step, params), ...]``: the initial parameters and every saved checkpoint."""
+    states = [(0, init_state(cfg, net, np, dtype).params)]
+    for path in sorted((out / "checkpoints").glob("step_*.npz")):
+        st, _ = load_checkpoint(path)
+        states.append((st.step, st.params))
+    return states
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What every measurement of a point reads, built once per point by :func:`measure`.
+
+    ``states``: ``[(step, params), ...]``, the initial parameters and every checkpoint, the last
+    the trained model; ``probe``: the ``tier.probe_tasks`` test tasks of the contrastive, CKA
+    and diagnosis probes. No measurement draws from a generator another one uses: each seeds
+    its own stream, so they can run in any order and give the same numbers.
+    """
+
+    net: Network
+    data: dict
+    dtype: type
+    cfg: TrainConfig
+    tier: Tier
+    states: list
+    probe: Episodes
+
+    @property
+    def final(self) -> dict:
+        """The trained parameters (the last checkpoint)."""
+        return self.states[-1][1]
+
+    @property
+    def test_tasks(self) -> dict:
+        """Keyword arguments of every score on the test tasks (the same for every point)."""
+        cfg = self.cfg
+        return dict(n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query,
+                    tasks=self.tier.test_tasks, seed=TEST_SEED, dtype=self.dtype)
+
+
+def _score(ev) -> dict:
+    return {"acc": ev.acc, "ci95": ev.ci95}
+
+
+def _test_acc(tr: Trained, params, steps, zeroing: bool) -> dict:
+    return {str(s): _score(evaluate(tr.net, params, tr.data["test"], tr.cfg.inner(s),
+                                    zeroing=zeroing, **tr.test_tasks))
+            for s in steps}
 
 
 def mean_direction_share(h) -> float:
@@ -344,191 +395,179 @@ def paired_timing(net, params, ep, cfg, repeats: int) -> dict:
             med["anil"]}
 
 
-def _checkpoint_states(out: Path, net, cfg, dtype):
-    """``[(step, params), ...]``: the initial parameters and every saved checkpoint."""
-    states = [(0, init_state(cfg, net, np, dtype).params)]
-    for path in sorted((out / "checkpoints").glob("step_*.npz")):
-        st, _ = load_checkpoint(path)
-        states.append((st.step, st.params))
-    return states
+def _test(tr: Trained) -> dict:
+    return _test_acc(tr, tr.final, tr.tier.test_steps, tr.cfg.zeroing)
+
+
+def _test_zeroed(tr: Trained) -> list:
+    return [{"step": step, "model": _test_acc(tr, p, (1, 3), False),
+             "zeroed": _test_acc(tr, p, (1, 3), True)}
+            for step, p in tr.states[1:]]
+
+
+def _contrastive(tr: Trained) -> dict:
+    net, cfg = tr.net, tr.cfg
+    b64 = tuple(np.asarray(a, np.float64) if a.dtype.kind == "f" else np.asarray(a)
+                for a in tr.probe)
+    one_step = InnerSpec.named(cfg.algorithm, lr=cfg.inner_lr, steps=1)  # CE, as Kao22
+    rows = []
+    for step, p in tr.states:
+        p64 = tree_float64(p)
+        rows.append({"step": step,
+                     "model": coefficient_signs(net, p64, b64, one_step),
+                     "zeroed": coefficient_signs(net, zero_head(net, p64), b64, one_step)})
+    small = tuple(a[:4] for a in b64)
+    ident = identity_table(net, tree_float64(tr.final), small, inner_lr=cfg.inner_lr,
+                           steps=(1,), losses=("ce",))
+    return {"shares": rows, "identities": ident}
+
+
+def _cosine(tr: Trained) -> dict:
+    cfg, pool, dtype = tr.cfg, tr.data["test"], tr.dtype
+    per = max(2, 100 // cfg.n_way)
+    cls = stream(TEST_SEED, "cosine").choice(len(pool), cfg.n_way, replace=False)
+    x = pool[cls, :per].reshape((-1,) + pool.shape[2:]).astype(dtype) / dtype(255)
+    labels = np.repeat(np.arange(cfg.n_way), per)
+    p = zero_head(tr.net, tr.final) if cfg.zeroing else tr.final
+    c = same_class_contrast(feature_cosines(tr.net, p, x), labels)
+    return {**c, "gap": c["same"] - c["diff"]}
+
+
+def _freeze(tr: Trained) -> dict:
+    out = {}
+    for s in (tr.cfg.inner_steps_test, 10):
+        spec = tr.cfg.inner(s)
+        out[str(s)] = {
+            str(f): _score(evaluate_predictor(
+                functools.partial(predict_frozen, tr.net, tr.final, spec=spec, frozen=f),
+                tr.data["test"], **tr.test_tasks))
+            for f in range(len(conv_blocks(tr.net)) + 1)}
+    return out
+
+
+def _cka(tr: Trained) -> list:
+    spec = tr.cfg.inner(tr.cfg.inner_steps_test)
+    return [{"step": step, "layers": representation_similarity(
+                tr.net, p, tr.probe.xs, tr.probe.ys, tr.probe.xq, spec, frozen=0)}
+            for step, p in tr.states]
+
+
+def _nil(tr: Trained) -> dict:
+    return _score(evaluate_predictor(
+        functools.partial(nil_logits, tr.net, tr.final, n_way=tr.cfg.n_way), tr.data["test"],
+        **tr.test_tasks))
+
+
+def _timing(tr: Trained) -> dict:
+    tb = _batches(tr.data["train"], tr.cfg.meta_batch, tr.cfg, TEST_SEED + 1, tr.dtype)
+    return paired_timing(tr.net, tr.final, tb, tr.cfg, tr.tier.timing_repeats)
+
+
+def _diagnosis(tr: Trained) -> list:
+    return [{"step": step, **diagnosis(tr.net, p, tr.probe, tr.cfg)} for step, p in tr.states]
+
+
+#: The measurements a setting can ask for (module docstring): ``name -> measure(trained)``,
+#: whose value is the point file's entry ``name``. :func:`measure` runs them in this order.
+MEASUREMENTS: dict[str, Callable[[Trained], object]] = {
+    "test": _test,
+    "test_zeroed": _test_zeroed,
+    "contrastive": _contrastive,
+    "cosine": _cosine,
+    "freeze": _freeze,
+    "cka": _cka,
+    "nil": _nil,
+    "timing": _timing,
+    "diagnosis": _diagnosis,
+}
+MEASURES = tuple(MEASUREMENTS)
 
 
 def measure(setting: Setting, tier: Tier, cfg: TrainConfig, out: Path) -> dict:
-    """Every measurement of ``setting.measures`` from the run in ``out`` (module docstring)."""
+    """Every measurement of ``setting.measures`` from the run in ``out`` (:data:`MEASUREMENTS`),
+    and ``data_sha256``, a fingerprint of each class pool."""
     net, data, _, dtype = build(cfg)
     states = _checkpoint_states(out, net, cfg, dtype)
-    final = states[-1][1]
     res: dict = {"data_sha256": {k: hashlib.sha256(np.ascontiguousarray(v).tobytes())
                                  .hexdigest()[:16] for k, v in sorted(data.items())}}
-    probe = _batches(data["test"], tier.probe_tasks, cfg, TEST_SEED, dtype)
-    m = setting.measures
-    if "test" in m:
-        res["test"] = _test_acc(net, final, data["test"], cfg, tier, tier.test_steps,
-                                cfg.zeroing, dtype)
-    if "test_zeroed" in m:
-        res["test_zeroed"] = [
-            {"step": step,
-             "model": _test_acc(net, p, data["test"], cfg, tier, (1, 3), False, dtype),
-             "zeroed": _test_acc(net, p, data["test"], cfg, tier, (1, 3), True, dtype)}
-            for step, p in states[1:]]
-    if "contrastive" in m:
-        b64 = tuple(np.asarray(a, np.float64) if a.dtype.kind == "f" else np.asarray(a)
-                    for a in probe)
-        one_step = InnerSpec.named(cfg.algorithm, lr=cfg.inner_lr, steps=1)  # CE, as Kao22
-        rows = []
-        for step, p in states:
-            p64 = tree_float64(p)
-            rows.append({"step": step,
-                         "model": coefficient_signs(net, p64, b64, one_step),
-                         "zeroed": coefficient_signs(net, zero_head(net, p64), b64, one_step)})
-        small = tuple(a[:4] for a in b64)
-        ident = identity_table(net, tree_float64(final), small, inner_lr=cfg.inner_lr, steps=(1,),
-                               losses=("ce",))
-        res["contrastive"] = {"shares": rows, "identities": ident}
-    if "cosine" in m:
-        per = max(2, 100 // cfg.n_way)
-        rng = stream(TEST_SEED, "cosine")
-        pool = data["test"]
-        cls = rng.choice(len(pool), cfg.n_way, replace=False)
-        x = pool[cls, :per].reshape((-1,) + pool.shape[2:]).astype(dtype) / dtype(255)
-        labels = np.repeat(np.arange(cfg.n_way), per)
-        p = zero_head(net, final) if cfg.zeroing else final
-        c = same_class_contrast(feature_cosines(net, p, x), labels)
-        res["cosine"] = {**c, "gap": c["same"] - c["diff"]}
-    if "freeze" in m:
-        n_blocks = len(conv_blocks(net))
-        res["freeze"] = {}
-        for s in (cfg.inner_steps_test, 10):
-            spec, row = cfg.inner(s), {}
-            for f in range(n_blocks + 1):
-                def predict(xs, ys, xq, f=f, spec=spec):
-                    return predict_frozen(net, final, xs, ys, xq, spec, frozen=f)
-
-                sc = evaluate_predictor(predict, data["test"], n_way=cfg.n_way,
-                                        k_shot=cfg.k_shot, n_query=cfg.n_query,
-                                        tasks=tier.test_tasks, seed=TEST_SEED, dtype=dtype)
-                row[str(f)] = {"acc": sc.acc, "ci95": sc.ci95}
-            res["freeze"][str(s)] = row
-    if "cka" in m:
-        res["cka"] = [
-            {"step": step, "layers": representation_similarity(
-                net, p, probe.xs, probe.ys, probe.xq, cfg.inner(cfg.inner_steps_test), frozen=0)}
-            for step, p in states]
-    if "nil" in m:
-        sc = evaluate_predictor(lambda xs, ys, xq: nil_logits(net, final, xs, ys, xq, cfg.n_way),
-                                data["test"], n_way=cfg.n_way, k_shot=cfg.k_shot,
-                                n_query=cfg.n_query, tasks=tier.test_tasks, seed=TEST_SEED,
-                                dtype=dtype)
-        res["nil"] = {"acc": sc.acc, "ci95": sc.ci95}
-    if "timing" in m:
-        tb = _batches(data["train"], cfg.meta_batch, cfg, TEST_SEED + 1, dtype)
-        res["timing"] = paired_timing(net, final, tb, cfg, tier.timing_repeats)
-    if "diagnosis" in m:
-        res["diagnosis"] = [{"step": step, **diagnosis(net, p, probe, cfg)} for step, p in states]
+    tr = Trained(net, data, dtype, cfg, tier, states,
+                 _batches(data["test"], tier.probe_tasks, cfg, TEST_SEED, dtype))
+    for name, fn in MEASUREMENTS.items():
+        if name in setting.measures:
+            res[name] = fn(tr)
     return res
 
 
 # ---------------------------------------------------------------------------- running
 
 
-class PointLock:
-    """An exclusive lock file (``O_EXCL``) naming its process; a dead owner's lock is taken."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.held = False
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if _alive(self.path):
-                    return False
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            self.held = True
-            return True
-        return False
-
-    def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-
-def _alive(path: Path) -> bool:
-    try:
-        pid = int(Path(path).read_text().strip() or 0)
-    except (OSError, ValueError):
-        return True  # being written right now
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def point_lock_path(work: Path, name: str, seed: int) -> Path:
+    """The lock file of a point (an ``flock``, :func:`linmeta.results.exclusive_dir`), beside
+    its work directory. Not ``seed<k>.lock``: that name holds the process ids of the pid-file
+    locks of earlier versions, which a leftover file must not confuse."""
+    return Path(work) / name / f"seed{seed}.flock"
 
 
 def run_point(setting: Setting, seed: int, tier: Tier, results: Path, work: Path,
               progress: Callable | None = None) -> dict | None:
     """Train (or resume) and measure one point; write its JSON. ``None`` if another process
-    holds the point; the existing result if it is already done."""
+    holds the point (:func:`point_lock_path`); the existing result if it is already done."""
     path = point_path(results, setting, seed)
     if is_done(path):
         return json.loads(path.read_text())
     out = Path(work) / setting.name / f"seed{seed}"
-    lock = PointLock(Path(work) / setting.name / f"seed{seed}.lock")
-    if not lock.acquire():
-        return None
-    try:
+    lock = point_lock_path(work, setting.name, seed)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(exclusive_dir(lock.parent, "grid point", lock=lock.name))
+        except DirectoryBusy:
+            return None
         if is_done(path):
             return json.loads(path.read_text())
-        cfg = setting.config(tier.base, seed)
-        t0 = time.perf_counter()
-        step_times: list = []
-        last = [time.perf_counter()]
+        return _compute_point(setting, seed, tier, path, out, progress)
 
-        def on_step(step, info):
-            now = time.perf_counter()
-            step_times.append(now - last[0])
-            last[0] = now
-            if progress is not None:
-                progress(setting.name, seed, step, cfg.steps)
 
-        resume = latest_checkpoint(out) is not None
-        if not resume and out.exists():  # crashed before its first checkpoint: start over
-            for f in ("metrics.csv", "config.json", "learning_curve.png", "results.json"):
-                (out / f).unlink(missing_ok=True)
-        if not (resume and load_checkpoint(latest_checkpoint(out))[0].step >= cfg.steps):
-            run(cfg, out, resume=resume, progress=on_step)
-        train_s = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        res = measure(setting, tier, cfg, out)
-        curve = [{k: r[k] for k in ("step", "train_acc", "val_acc", "val_loss")}
-                 for r in read_metrics(out / "metrics.csv")]
-        doc = {
-            "grid_version": GRID_VERSION, "tier": tier.name, "setting": setting.name,
-            "claims": setting.claims, "seed": seed, "config": dataclasses.asdict(cfg),
-            "curve": curve, **res,
-            "timings": {"train_s": round(train_s, 1), "measure_s":
-                        round(time.perf_counter() - t1, 1),
-                        "step_s_median": (float(np.median(step_times[1:]))
-                                          if len(step_times) > 1 else None),
-                        "steps_timed": len(step_times)},
-            "complete": True,
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(_round(doc), indent=1, sort_keys=True) + "\n")
-        return doc
-    finally:
-        lock.release()
+def _compute_point(setting: Setting, seed: int, tier: Tier, path: Path, out: Path,
+                   progress: Callable | None) -> dict:
+    """:func:`run_point`'s work, with the point locked: train or resume in ``out``, measure,
+    write ``path``."""
+    cfg = setting.config(tier.base, seed)
+    t0 = time.perf_counter()
+    step_times: list = []
+    last = [time.perf_counter()]
+
+    def on_step(step, info):
+        now = time.perf_counter()
+        step_times.append(now - last[0])
+        last[0] = now
+        if progress is not None:
+            progress(setting.name, seed, step, cfg.steps)
+
+    resume = latest_checkpoint(out) is not None
+    if not resume and out.exists():  # crashed before its first checkpoint: start over
+        for f in ("metrics.csv", "config.json", "learning_curve.png", "results.json"):
+            (out / f).unlink(missing_ok=True)
+    if not (resume and load_checkpoint(latest_checkpoint(out))[0].step >= cfg.steps):
+        run(cfg, out, resume=resume, progress=on_step)
+    train_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    res = measure(setting, tier, cfg, out)
+    curve = [{k: r[k] for k in ("step", "train_acc", "val_acc", "val_loss")}
+             for r in read_metrics(out / "metrics.csv")]
+    doc = {
+        "grid_version": GRID_VERSION, "tier": tier.name, "setting": setting.name,
+        "claims": setting.claims, "seed": seed, "config": dataclasses.asdict(cfg),
+        "curve": curve, **res,
+        "timings": {"train_s": round(train_s, 1), "measure_s":
+                    round(time.perf_counter() - t1, 1),
+                    "step_s_median": (float(np.median(step_times[1:]))
+                                      if len(step_times) > 1 else None),
+                    "steps_timed": len(step_times)},
+        "complete": True,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(_round(doc), indent=1, sort_keys=True) + "\n")
+    return doc
 
 
 def progress_path(work: Path, name: str, seed: int) -> Path:
@@ -575,10 +614,3 @@ def _round(obj, digits: int = 6):
         return _round(obj.item(), digits)
     return obj
 
-
-def check_algorithms() -> None:
-    """Every setting names a known algorithm (a typo fails at once, not after hours)."""
-    for tier in TIERS.values():
-        for s in settings(tier):
-            get_algorithm(s.overrides.get("algorithm", tier.base.algorithm))
-            s.config(tier.base, 0)

@@ -122,10 +122,34 @@ def last(key: str):
     return lambda d: d[key][-1]
 
 
+def zeroed_record(d: dict, step: int | None = None) -> dict:
+    """Point ``d``'s ``test_zeroed`` record at the checkpoint of outer step ``step`` (default: the
+    last checkpoint); KeyError when it has none at ``step``."""
+    cols = d["test_zeroed"]
+    if step is None:
+        return cols[-1]
+    for col in cols:
+        if col["step"] == step:
+            return col
+    raise KeyError(f"no test_zeroed record at step {step}")
+
+
 def zeroed_gain(col: dict, steps: int = 1) -> float:
     """Accuracy with the head zeroed at test time minus as trained, at one ``test_zeroed``
     checkpoint."""
     return col["zeroed"][str(steps)]["acc"] - col["model"][str(steps)]["acc"]
+
+
+def test_zeroing_gain(steps: int = 1, *, step: int | None = None):
+    """``d -> zeroed − as trained`` after ``steps`` test steps, at the checkpoint of outer step
+    ``step`` (default: the last; :func:`zeroed_record`)."""
+    return lambda d: zeroed_gain(zeroed_record(d, step), steps)
+
+
+def zeroed_acc(steps: int = 1, *, step: int | None = None):
+    """``d ->`` accuracy with the head zeroed at test time after ``steps`` test steps, at the
+    checkpoint of outer step ``step`` (default: the last; :func:`zeroed_record`)."""
+    return lambda d: zeroed_record(d, step)["zeroed"][str(steps)]["acc"]
 
 
 def freeze_drop(steps: int):
@@ -338,11 +362,6 @@ def judge_d(ctx):
             both(direction(d1), direction(d3)))
 
 
-def test_zeroing_gain(steps: int, col: int = -1):
-    """``d -> zeroed − as trained`` at checkpoint ``col`` of ``test_zeroed``, ``steps`` steps."""
-    return lambda d: zeroed_gain(d["test_zeroed"][col], steps)
-
-
 def judge_e(ctx):
     _, rd = _zr_rd(ctx["pts"])
     e1 = interval(test_zeroing_gain(1)(d) for d in rd.values())
@@ -350,7 +369,7 @@ def judge_e(ctx):
     early = ""
     if rd:
         first = next(iter(rd.values()))["test_zeroed"][0]["step"]
-        ev = interval(test_zeroing_gain(1, 0)(d) for d in rd.values())
+        ev = interval(test_zeroing_gain(1, step=first)(d) for d in rd.values())
         early = f"; at step {first}: {pct(ev, True)} (1 step)"
     return (f"zeroed − as trained at the end: 1 step {pct(e1, True)}, 3 steps "
             f"{pct(e3, True)} points{early}", both(direction(e1), direction(e3)))
@@ -585,7 +604,7 @@ def longer_training(pts: dict, long: dict, crit: dict | None = None) -> list:
         return None if d is None else _get(get, d)
 
     lrd = long.get("kao-fo-random", {}).get(0)
-    protocol_e = mean("kao-fo-random", lambda d: zeroed_gain(d["test_zeroed"][-1]))
+    protocol_e = mean("kao-fo-random", test_zeroing_gain())
     for col in (lrd or {}).get("test_zeroed", []):
         here = _pts(protocol_e) if col["step"] == TIERS["protocol"].base.steps else ""
         out.append(f"| (e) | zeroed − as trained, 1 test step, checkpoint {col['step']} | {here} "
@@ -694,10 +713,6 @@ def _kao22(value: tuple, points: bool = False) -> str:
     return f"{m:+.2f} ± {sd:.2f}" if points else f"{100 * m:.1f} ± {100 * sd:.1f}"
 
 
-def zeroed_acc(steps: int, col: int = -1):
-    return lambda d: d["test_zeroed"][col]["zeroed"][str(steps)]["acc"]
-
-
 def kao_omniglot_verdicts(kpts: dict, crit: dict) -> list:
     """The rows (a), (b), (c), (e) at the kao-omniglot tier: ``{id, measured, verdict}``."""
     g = kpts.get
@@ -768,9 +783,9 @@ def kao_omniglot_section(kpts: dict, crit: dict) -> list:
     for name in ("omni-fo-random", "omni-fo-half", "omni-fo-zeroinit"):
         ref, p = KAO22_OMNIGLOT[name], kpts.get(name, {})
         cells = []
-        for i, step in enumerate(range(500, 3001, 500)):
+        for step in range(500, 3001, 500):
             near = min(ref["gain_1"], key=lambda s, step=step: abs(s - step))
-            iv = interval(_get(test_zeroing_gain(1, i), d) for d in p.values())
+            iv = interval(_get(test_zeroing_gain(1, step=step), d) for d in p.values())
             cells.append(f"{pct(iv, True)}; Kao22 {_kao22(ref['gain_1'][near], True)}")
         out.append(f"| {ref['label']} | " + " | ".join(cells) + " |")
     out += ["", "### Verdicts at this tier", "",
@@ -779,15 +794,6 @@ def kao_omniglot_section(kpts: dict, crit: dict) -> list:
             for r in kao_omniglot_verdicts(kpts, crit)]
     out += ["", "Diagnosis at the last checkpoint: " + _diag(kpts, KAO_HEADS) + "."]
     return out
-
-
-def _gain_at(step: int, steps: int = 1):
-    """``d -> zeroed − as trained`` at the ``test_zeroed`` checkpoint of outer step ``step``."""
-    def get(d):
-        col = next(c for c in d["test_zeroed"] if c["step"] == step)
-        return zeroed_gain(col, steps)
-
-    return get
 
 
 def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
@@ -811,15 +817,15 @@ def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
     for step_label, runs in (("kao-omniglot tier (all factors at Kao22's values)", base),
                              ("protocol tier (all six factors moved)",
                               pts.get("kao-fo-random", {}))):
-        g5 = interval(_get(_gain_at(500), d) for d in runs.values())
-        g10 = interval(_get(_gain_at(1000), d) for d in runs.values())
+        g5 = interval(_get(test_zeroing_gain(step=500), d) for d in runs.values())
+        g10 = interval(_get(test_zeroing_gain(step=1000), d) for d in runs.values())
         out.append(f"| {step_label} | {pct(g5, True)} | {pct(g10, True)} | – | "
                    f"{_sign(g10)} |")
     for name, _, label in ABLATION_FACTORS:
         runs = abl.get(name, {})
-        g5 = interval(_get(_gain_at(500), d) for d in runs.values())
-        g10 = interval(_get(_gain_at(1000), d) for d in runs.values())
-        ch = paired(runs, base, _gain_at(1000))
+        g5 = interval(_get(test_zeroing_gain(step=500), d) for d in runs.values())
+        g10 = interval(_get(test_zeroing_gain(step=1000), d) for d in runs.values())
+        ch = paired(runs, base, test_zeroing_gain(step=1000))
         out.append(f"| {label} | {pct(g5, True)} | {pct(g10, True)} | {pct(ch, True)} | "
                    f"{_sign(g10)} |")
     return out
