@@ -33,7 +33,7 @@ import numpy as np
 
 from linmeta.algorithms import METHODS
 from linmeta.backend import get_xp, tune_allocator
-from linmeta.experiment import Config, RoundSampler, _basis, draw_problem, streams
+from linmeta.experiment import Config, RoundSampler, draw_problem, reduction_basis, streams
 
 METHOD_NAMES = ("maml", "fo_maml", "anil", "fo_anil", "erm")
 
@@ -75,7 +75,7 @@ class Batched:
         self.update = self.method.build(alpha=cfg.alpha, beta=cfg.beta, tau=cfg.tau)
         self.xp = get_xp(cfg.backend)
         problem = draw_problem(cfg, np.random.default_rng(0))
-        U = _basis(cfg, problem)
+        U = reduction_basis(cfg, problem)
         Bs, B = problem.B_star, problem.B0
         if U is not None:
             Bs, B = U.swapaxes(-1, -2) @ Bs, U.swapaxes(-1, -2) @ B

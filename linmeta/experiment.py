@@ -96,7 +96,7 @@ def make_test_tasks(cfg: Config, problem: Problem, seq) -> HeldOutTasks | None:
     return HeldOutTasks(X, y, theta, problem.sigma_diag)
 
 
-def _basis(cfg: Config, problem: Problem):
+def reduction_basis(cfg: Config, problem: Problem):
     """Orthonormal basis U (T, d, k + k′) of span(B0, B*) when the run can be reduced, else None."""
     exact_span = cfg.mode == "population" and problem.sigma_diag is None
     if not (cfg.reduce and exact_span and cfg.k + cfg.learner_k < cfg.d):
@@ -286,7 +286,7 @@ def simulate(cfg: Config, method, problem: Problem, tests, seqs, progress=None,
     xp, dtype = get_xp(cfg.backend), get_dtype(cfg.dtype)
     start = time.perf_counter()
     T = cfg.trials
-    U = _basis(cfg, problem)
+    U = reduction_basis(cfg, problem)
     if U is None:
         Bs_c, B_c = problem.B_star, problem.B0
     else:

@@ -303,7 +303,7 @@ def fig_kao_ablation(abl, kao, pts) -> Figure:
     """Claim (e): the test-time-zeroing gain at step 1000 for each factor moved toward the
     protocol tier, between the two tiers' own values."""
     from linmeta.fewshot.claims.grid import ABLATION_FACTORS
-    from linmeta.fewshot.claims.report import _get
+    from linmeta.fewshot.claims.report import lookup
 
     rows = [("kao-omniglot tier", kao.get("omni-fo-random", {}), "C2")]
     rows += [(label, abl.get(name, {}), "C0") for name, _, label in ABLATION_FACTORS]
@@ -311,7 +311,7 @@ def fig_kao_ablation(abl, kao, pts) -> Figure:
     fig = Figure(figsize=(8, 4.2))
     ax = fig.subplots()
     gain = test_zeroing_gain(step=1000)
-    ivs = [interval(_get(gain, d) for d in runs.values()) for _, runs, _ in rows]
+    ivs = [interval(lookup(gain, d) for d in runs.values()) for _, runs, _ in rows]
     y = np.arange(len(rows))[::-1]
     ax.barh(y, [100 * iv["mean"] if iv["n"] else 0 for iv in ivs],
             xerr=[100 * iv["half"] if np.isfinite(iv["half"]) else 0 for iv in ivs],

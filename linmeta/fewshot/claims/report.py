@@ -64,13 +64,13 @@ def paired(a: dict, b: dict, get) -> dict:
     """Interval of ``get(a[seed]) − get(b[seed])`` over the seeds both settings have."""
     vals = []
     for k in sorted(set(a) & set(b)):
-        x, y = _get(get, a[k]), _get(get, b[k])
+        x, y = lookup(get, a[k]), lookup(get, b[k])
         if x is not None and y is not None:
             vals.append(x - y)
     return interval(vals)
 
 
-def _get(get, d):
+def lookup(get, d):
     """``get(d)``, or None where the point lacks that measurement."""
     try:
         return get(d)
@@ -178,7 +178,7 @@ def _diag(pts: dict, names) -> str:
 
 def _share(pts: dict, name: str, key: str) -> float:
     """Mean over seeds of a diagnosis share at the last checkpoint (nan if absent)."""
-    return interval(_get(lambda d: d["diagnosis"][-1][key], d)
+    return interval(lookup(lambda d: d["diagnosis"][-1][key], d)
                     for d in pts.get(name, {}).values())["mean"]
 
 
@@ -236,7 +236,7 @@ def readings(pts: dict) -> dict:
                     f"that have it, gap ≈ {slope:.2f} × same-class cosine {icpt:+.2f}), so it "
                     "says how tight each class is, about which Kao22 claim nothing. (g) is "
                     "judged by Kao22's own probe instead (section below).")
-    nil = {n: interval(_get(lambda d: d["nil"]["acc"], d) for d in g(n, {}).values())
+    nil = {n: interval(lookup(lambda d: d["nil"]["acc"], d) for d in g(n, {}).values())
            for n in ("kao-maml", "kao-anil")}
     out["h"] = (f"kao: the gap is in the features. Classifying by the features alone (NIL) "
                 f"scores {pct(nil['kao-maml'])} on MAML's body and {pct(nil['kao-anil'])} on "
@@ -431,7 +431,7 @@ def judge_i(ctx):
     delta = band(ctx["crit"], "freeze_drop")
 
     def one(ma, _):
-        iv, iv10 = (interval(_get(freeze_drop(s), d) for d in ma.values()) for s in (3, 10))
+        iv, iv10 = (interval(lookup(freeze_drop(s), d) for d in ma.values()) for s in (3, 10))
         verdict = (HOLDS if iv["n"] > 1 and iv["hi"] < delta else
                    FAILS if iv["n"] > 1 and iv["lo"] > delta else OPEN)
         return f"drop {pct(iv)} points at 3 test steps, {pct(iv10)} at 10", verdict
@@ -463,7 +463,7 @@ def judge_k(ctx):
     delta = band(ctx["crit"], "nil_anil")
 
     def one(_, an):
-        iv = interval(_get(nil_gain, d) for d in an.values())
+        iv = interval(lookup(nil_gain, d) for d in an.values())
         return f"NIL − ANIL {pct(iv, True)} points", within(iv, delta)
 
     return _per_order(ctx, one)
@@ -471,7 +471,7 @@ def judge_k(ctx):
 
 def judge_l(ctx):
     def one(_, an):
-        iv = interval(_get(lambda d: d["timing"]["maml_over_anil"], d) for d in an.values())
+        iv = interval(lookup(lambda d: d["timing"]["maml_over_anil"], d) for d in an.values())
         return (f"MAML/ANIL time {num(iv, 2)}",
                 HOLDS if iv["n"] > 1 and iv["lo"] > 1 else
                 FAILS if iv["n"] > 1 and iv["hi"] < 1 else OPEN)
@@ -597,11 +597,11 @@ def longer_training(pts: dict, long: dict, crit: dict | None = None) -> list:
                "steps (seed 0) |", "|---|---|---|---|"]
 
     def mean(setting, get):
-        return interval(_get(get, d) for d in pts.get(setting, {}).values())["mean"]
+        return interval(lookup(get, d) for d in pts.get(setting, {}).values())["mean"]
 
     def seed0(setting, get):
         d = long.get(setting, {}).get(0)
-        return None if d is None else _get(get, d)
+        return None if d is None else lookup(get, d)
 
     lrd = long.get("kao-fo-random", {}).get(0)
     protocol_e = mean("kao-fo-random", test_zeroing_gain())
@@ -768,8 +768,8 @@ def kao_omniglot_section(kpts: dict, crit: dict) -> list:
                        f"{_kao22(ref['acc'][s])} (n={ref['seeds']}) | "
                        f"{pct(interval(acc(int(s))(d) for d in p.values()))} |")
             if "zeroed" in ref:
-                zeroed = interval(_get(zeroed_acc(int(s)), d) for d in p.values())
-                gain = interval(_get(test_zeroing_gain(int(s)), d) for d in p.values())
+                zeroed = interval(lookup(zeroed_acc(int(s)), d) for d in p.values())
+                gain = interval(lookup(test_zeroing_gain(int(s)), d) for d in p.values())
                 out.append(f"| {ref['label']} | head zeroed at test, {s} test "
                            f"step{'s' * (s != '1')} | {_kao22(ref['zeroed'][s])} | "
                            f"{pct(zeroed)} |")
@@ -785,7 +785,7 @@ def kao_omniglot_section(kpts: dict, crit: dict) -> list:
         cells = []
         for step in range(500, 3001, 500):
             near = min(ref["gain_1"], key=lambda s, step=step: abs(s - step))
-            iv = interval(_get(test_zeroing_gain(1, step=step), d) for d in p.values())
+            iv = interval(lookup(test_zeroing_gain(1, step=step), d) for d in p.values())
             cells.append(f"{pct(iv, True)}; Kao22 {_kao22(ref['gain_1'][near], True)}")
         out.append(f"| {ref['label']} | " + " | ".join(cells) + " |")
     out += ["", "### Verdicts at this tier", "",
@@ -817,14 +817,14 @@ def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
     for step_label, runs in (("kao-omniglot tier (all factors at Kao22's values)", base),
                              ("protocol tier (all six factors moved)",
                               pts.get("kao-fo-random", {}))):
-        g5 = interval(_get(test_zeroing_gain(step=500), d) for d in runs.values())
-        g10 = interval(_get(test_zeroing_gain(step=1000), d) for d in runs.values())
+        g5 = interval(lookup(test_zeroing_gain(step=500), d) for d in runs.values())
+        g10 = interval(lookup(test_zeroing_gain(step=1000), d) for d in runs.values())
         out.append(f"| {step_label} | {pct(g5, True)} | {pct(g10, True)} | – | "
                    f"{_sign(g10)} |")
     for name, _, label in ABLATION_FACTORS:
         runs = abl.get(name, {})
-        g5 = interval(_get(test_zeroing_gain(step=500), d) for d in runs.values())
-        g10 = interval(_get(test_zeroing_gain(step=1000), d) for d in runs.values())
+        g5 = interval(lookup(test_zeroing_gain(step=500), d) for d in runs.values())
+        g10 = interval(lookup(test_zeroing_gain(step=1000), d) for d in runs.values())
         ch = paired(runs, base, test_zeroing_gain(step=1000))
         out.append(f"| {label} | {pct(g5, True)} | {pct(g10, True)} | {pct(ch, True)} | "
                    f"{_sign(g10)} |")
