@@ -19,7 +19,7 @@ import numpy as np
 from .algorithms import get_method
 from .backend import array_module, get_dtype, get_xp, to_numpy
 from .budget import check_linear
-from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
+from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config
 from .metrics import (
     HeldOutTasks,
     heldout_mse,
@@ -44,7 +44,7 @@ from .tasks import (
 
 #: The config names stay importable from here (``from linmeta.experiment import Config``).
 __all__ = ["Config", "ConfigError", "FixedSampler", "INITS", "MODES", "MethodRun", "Result",
-           "RoundSampler", "SAMPLES", "draw_problem", "load_config", "read_toml", "run",
+           "RoundSampler", "SAMPLES", "draw_problem", "load_config", "run",
            "simulate", "streams", "task_bytes", "tasks_per_chunk", "train"]
 
 # ---------------------------------------------------------------- results
