@@ -14,17 +14,16 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .algorithms import METHODS
 from .backend import tune_allocator
 from .budget import check_linear
 from .cli_group import INPUT_ERRORS, LinmetaGroup  # noqa: F401 (re-exported)
-from .config import INITS, MODES, SAMPLES, Config, load_config, read_toml
+from .config import Config, ConfigError, load_config
 from .datafiles import load_problem
 from .executors import EXECUTORS, ExecutorError
 from .experiment import run as run_experiment
 from .fewshot.cli import fewshot
 from .fileruns import data_run, problem_config
-from .io import atomic_savefig
+from .io import atomic_savefig, read_table
 from .results import (
     RESULT_FILES,
     ResultError,
@@ -60,58 +59,19 @@ def cli():
     """linmeta: simulate meta-learning theory (Collins22, Kao22, Raghu20)."""
 
 
-#: The description of every Config field in ``linmeta run --help`` (README "Options").
-HELP = {
-    "d": "Ambient dimension d.",
-    "k": "True representation width k (<= d).",
-    "k_learner": "Learner width k' (0: k).",
-    "n_tasks": "Tasks per round n.",
-    "steps": "Outer steps.",
-    "alpha": "Inner learning rate α (>= 0).",
-    "beta": "Outer learning rate β (>= 0).",
-    "tau": "Inner steps τ.",
-    "mode": "population: exact expected losses; finite: --m-in/--m-out samples per task.",
-    "m_in": "Inner samples per task (finite mode).",
-    "m_out": "Outer samples per task (finite mode).",
-    "sigma": "Label-noise standard deviation σ.",
-    "head_mu": "Task diversity μ: heads N(0, diag(1,…,1,μ²)).",
-    "head_kappa": "Instead of μ: head variances geometric with cond(Ψ*) = κ >= 1.",
-    "head_mean": "Norm of the heads' mean.",
-    "task_pool": "A fixed pool of n heads instead of fresh heads every round.",
-    "x_cov_cond": "Condition number of a diagonal input covariance Σ (1: Σ = I).",
-    "init": "collins: w0 = 0 and α B0ᵀB0 = I (Collins22); random: Gaussian B0 and w0.",
-    "w0_scale": "Standard-deviation scale of a random w0.",
-    "methods": f"Comma-separated methods, from: {', '.join(METHODS)}.",
-    "trials": "Independent trials (one array computation).",
-    "seed": "Seed of the run (>= 0).",
-    "backend": "Array backend (cupy: a CUDA GPU).",
-    "dtype": "Compute dtype (float32 for speed).",
-    "log_every": "Log the metrics every N steps (and at the last).",
-    "n_test_tasks": "Held-out tasks for the test-time risks (0: none).",
-    "m_test": "Samples per held-out task (0: 2k').",
-    "reduce": "Population mode with Σ = I in span(B0, B*): exact; --no-reduce for checks.",
-    "chunk_tasks": "Process a round's tasks this many at a time (0: all).",
-    "samples": "fresh: new tasks and samples every round; fixed: a pool of n-tasks tasks whose "
-               "samples are drawn once and reused by every method (finite mode).",
-    "batch_tasks": "With --samples fixed: tasks per round, cycling through the pool (0: all).",
-    "memory_mb": "Size the chunks to this working memory in MiB (0: off).",
-}
-#: Fields whose values are a fixed list, shown in --help and checked by click.
-CHOICES = {"mode": MODES, "init": INITS, "backend": ("numpy", "cupy"),
-           "dtype": ("float64", "float32"), "samples": SAMPLES}
-
-
 def _option_for(f: dataclasses.Field):
+    """The option of a Config field: its help and choices come from the field's metadata
+    (:func:`linmeta.fields.field`)."""
     flag = "--" + f.name.replace("_", "-")
     default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
-    doc = f"{HELP.get(f.name, '')} [default: {default}]".strip()
+    doc = f"{f.metadata['help']} [default: {default}]".strip()
     if f.name == "methods":
         return click.option(flag, f.name, type=str, default=None, help=doc)
     if isinstance(f.default, bool):
         no = "--no-" + f.name.replace("_", "-")
         return click.option(f"{flag}/{no}", f.name, default=None, help=doc)
-    if f.name in CHOICES:
-        return click.option(flag, f.name, type=click.Choice(CHOICES[f.name]), default=None,
+    if f.metadata["choices"] is not None:
+        return click.option(flag, f.name, type=click.Choice(f.metadata["choices"]), default=None,
                             help=doc)
     kind = float if f.name == "head_kappa" else type(f.default)
     return click.option(flag, f.name, type=kind, default=None, help=doc)
@@ -134,7 +94,7 @@ def resolve_config(config_file, options: dict) -> Config:
 def given_fields(config_file, options: dict) -> dict:
     """The Config fields set explicitly, by the config file or on the command line."""
     names = {f.name for f in dataclasses.fields(Config)}
-    given = dict(read_toml(config_file)) if config_file else {}
+    given = read_table(config_file, ConfigError) if config_file else {}
     given.update({k: v for k, v in options.items() if k in names and v is not None})
     return given
 

@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 
 from .algorithms import METHODS
-from .backend import BackendError, get_dtype
+from .fields import Check, check_fields, field, one_of
+from .io import read_table
 
 MODES = ("population", "finite")
 INITS = ("collins", "random")
@@ -23,6 +24,34 @@ SAMPLES = ("fresh", "fixed")
 
 class ConfigError(ValueError):
     """An invalid configuration value."""
+
+
+def _positive(name: str, value) -> str | None:
+    return f"{name} must be a positive integer, got {value}" if value < 1 else None
+
+
+def _count(name: str, value) -> str | None:
+    return f"{name} must be >= 0, got {value}" if value < 0 else None
+
+
+def _finite(low: int, optional: bool = False) -> Check:
+    """A finite number >= ``low`` (None too, if ``optional``)."""
+
+    def check(name: str, value) -> str | None:
+        if (optional and value is None) or (math.isfinite(value) and value >= low):
+            return None
+        return f"{name} must be a finite number >= {low}, got {value}"
+
+    return check
+
+
+def _methods(name: str, value) -> str | None:
+    if not value:
+        return "no methods given"
+    unknown = [m for m in value if m not in METHODS]
+    if unknown:
+        return f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,72 +77,62 @@ class Config:
     one round (a meta-batch cycling through the pool; 0 means all tasks every round).
     """
 
-    d: int = 20
-    k: int = 3
-    k_learner: int = 0
-    n_tasks: int = 20
-    steps: int = 100
-    alpha: float = 0.5
-    beta: float = 0.5
-    tau: int = 1
-    mode: str = "population"
-    m_in: int = 10
-    m_out: int = 10
-    sigma: float = 0.0
-    head_mu: float = 1.0
-    head_kappa: float | None = None
-    head_mean: float = 0.0
-    task_pool: bool = False
-    x_cov_cond: float = 1.0
-    init: str = "collins"
-    w0_scale: float = 0.0
-    methods: tuple = ("maml", "fo_maml", "anil", "fo_anil", "erm")
-    trials: int = 5
-    seed: int = 0
-    backend: str = "numpy"
-    dtype: str = "float64"
-    log_every: int = 1
-    n_test_tasks: int = 100
-    m_test: int = 0
-    reduce: bool = True
-    chunk_tasks: int = 0
-    memory_mb: float = 0.0
-    samples: str = "fresh"
-    batch_tasks: int = 0
+    d: int = field(20, "Ambient dimension d.", _positive)
+    k: int = field(3, "True representation width k (<= d).", _positive)
+    k_learner: int = field(0, "Learner width k' (0: k).", _count)
+    n_tasks: int = field(20, "Tasks per round n.", _positive)
+    steps: int = field(100, "Outer steps.", _count)
+    alpha: float = field(0.5, "Inner learning rate α (>= 0).", _finite(0))
+    beta: float = field(0.5, "Outer learning rate β (>= 0).", _finite(0))
+    tau: int = field(1, "Inner steps τ.", _positive)
+    mode: str = field("population", "population: exact expected losses; finite: --m-in/--m-out "
+                      "samples per task.", one_of(MODES))
+    m_in: int = field(10, "Inner samples per task (finite mode).", _positive)
+    m_out: int = field(10, "Outer samples per task (finite mode).", _positive)
+    sigma: float = field(0.0, "Label-noise standard deviation σ.", _finite(0))
+    head_mu: float = field(1.0, "Task diversity μ: heads N(0, diag(1,…,1,μ²)).", _finite(0))
+    head_kappa: float | None = field(None, "Instead of μ: head variances geometric with "
+                                     "cond(Ψ*) = κ >= 1.", _finite(1, optional=True))
+    head_mean: float = field(0.0, "Norm of the heads' mean.", _finite(0))
+    task_pool: bool = field(False, "A fixed pool of n heads instead of fresh heads every round.")
+    x_cov_cond: float = field(1.0, "Condition number of a diagonal input covariance Σ (1: Σ = I).",
+                              _finite(1, optional=True))
+    init: str = field("collins", "collins: w0 = 0 and α B0ᵀB0 = I (Collins22); random: Gaussian "
+                      "B0 and w0.", one_of(INITS))
+    w0_scale: float = field(0.0, "Standard-deviation scale of a random w0.", _finite(0))
+    methods: tuple = field(("maml", "fo_maml", "anil", "fo_anil", "erm"),
+                           f"Comma-separated methods, from: {', '.join(METHODS)}.", _methods)
+    trials: int = field(5, "Independent trials (one array computation).", _positive)
+    seed: int = field(0, "Seed of the run (>= 0).", _count)
+    backend: str = field("numpy", "Array backend (cupy: a CUDA GPU).",
+                         one_of(("numpy", "cupy"), "unknown {name} {value!r}; choose 'numpy' or "
+                                "'cupy'"))
+    dtype: str = field("float64", "Compute dtype (float32 for speed).",
+                       one_of(("float64", "float32"), "unknown {name} {value!r}; choose "
+                              "'float64' or 'float32'"))
+    log_every: int = field(1, "Log the metrics every N steps (and at the last).", _positive)
+    n_test_tasks: int = field(100, "Held-out tasks for the test-time risks (0: none).", _count)
+    m_test: int = field(0, "Samples per held-out task (0: 2k').", _count)
+    reduce: bool = field(True, "Population mode with Σ = I in span(B0, B*): exact; --no-reduce "
+                         "for checks.")
+    chunk_tasks: int = field(0, "Process a round's tasks this many at a time (0: all).", _count)
+    memory_mb: float = field(0.0, "Size the chunks to this working memory in MiB (0: off).",
+                             _finite(0))
+    samples: str = field("fresh", "fresh: new tasks and samples every round; fixed: a pool of "
+                         "n-tasks tasks whose samples are drawn once and reused by every method "
+                         "(finite mode).", one_of(SAMPLES))
+    batch_tasks: int = field(0, "With --samples fixed: tasks per round, cycling through the pool "
+                             "(0: all).")  # checked against n_tasks below
 
     def __post_init__(self):
         if isinstance(self.methods, str):
             object.__setattr__(self, "methods", tuple(_split(self.methods)))
         object.__setattr__(self, "methods", tuple(self.methods))
-        for name in ("d", "k", "n_tasks", "tau", "m_in", "m_out", "trials", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("steps", "k_learner", "n_test_tasks", "m_test", "seed", "chunk_tasks"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_fields(self, ConfigError)
         if self.k > self.d:
             raise ConfigError(f"k must be <= d, got k={self.k} > d={self.d}")
         if self.learner_k > self.d:
             raise ConfigError(f"k_learner must be <= d, got {self.learner_k} > d={self.d}")
-        for name in ("alpha", "beta", "sigma", "w0_scale", "head_mean", "memory_mb"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
-        if not (math.isfinite(self.head_mu) and self.head_mu >= 0):
-            raise ConfigError(f"head_mu must be a finite number >= 0, got {self.head_mu}")
-        for name in ("head_kappa", "x_cov_cond"):  # condition numbers
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value >= 1):
-                raise ConfigError(f"{name} must be a finite number >= 1, got {value}")
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
-        if self.init not in INITS:
-            raise ConfigError(f"unknown init {self.init!r}; choose from {', '.join(INITS)}")
-        if not self.methods:
-            raise ConfigError("no methods given")
-        for name in self.methods:
-            if name not in METHODS:
-                raise ConfigError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
         if self.chunk_tasks or self.memory_mb:
             plain = [m for m in self.methods if not METHODS[m].chunkable]
             if plain:
@@ -121,8 +140,6 @@ class Config:
                     f"chunked runs (chunk_tasks, memory_mb) need a per-task meta-gradient; "
                     f"not available for {', '.join(plain)}"
                 )
-        if self.samples not in SAMPLES:
-            raise ConfigError(f"unknown samples {self.samples!r}; choose from {', '.join(SAMPLES)}")
         if self.samples == "fixed" and self.mode != "finite":
             raise ConfigError("samples='fixed' needs mode='finite' (population losses have no "
                               "samples)")
@@ -131,12 +148,6 @@ class Config:
                               f"{self.batch_tasks}")
         if self.batch_tasks and self.samples != "fixed":
             raise ConfigError("batch_tasks needs samples='fixed' (fresh rounds draw n_tasks tasks)")
-        try:
-            get_dtype(self.dtype)
-        except BackendError as err:
-            raise ConfigError(str(err)) from None
-        if self.backend not in ("numpy", "cupy"):
-            raise ConfigError(f"unknown backend {self.backend!r}; choose 'numpy' or 'cupy'")
 
     @property
     def learner_k(self) -> int:
@@ -198,19 +209,6 @@ def _coerce(key, default, value):
     raise ConfigError(f"{key} must be of type {kind.__name__}, got {value!r}")
 
 
-def read_toml(path, error=ConfigError, what: str = "config file") -> dict:
-    """The tables of a TOML file; a missing or malformed file raises ``error`` in one line."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise error(f"{what} not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise error(f"malformed {what} {path}: {err}") from None
-
-
 def load_config(path) -> Config:
     """Read a Config from a TOML file (top-level keys are Config fields)."""
-    return Config.from_dict(read_toml(path))
+    return Config.from_dict(read_table(path, ConfigError))

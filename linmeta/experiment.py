@@ -19,7 +19,7 @@ import numpy as np
 from .algorithms import get_method
 from .backend import array_module, get_dtype, get_xp, to_numpy
 from .budget import check_linear, tasks_per_chunk
-from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config, read_toml
+from .config import INITS, MODES, SAMPLES, Config, ConfigError, load_config
 from .environment import STREAMS, HeadLaw, Problem, draw_inputs, generator, make_problem, streams
 from .metrics import (
     HeldOutTasks,
@@ -34,7 +34,7 @@ from .samples import HeadData, SampleData, pooled, select_tasks, split_tasks
 
 #: The config names stay importable from here (``from linmeta.experiment import Config``).
 __all__ = ["Config", "ConfigError", "FixedSampler", "INITS", "MODES", "MethodRun", "Result",
-           "RoundSampler", "SAMPLES", "draw_problem", "load_config", "read_toml", "run",
+           "RoundSampler", "SAMPLES", "draw_problem", "load_config", "run",
            "simulate", "streams", "train"]
 
 # ---------------------------------------------------------------- results

@@ -1,4 +1,5 @@
-"""Every file linmeta writes goes through here: atomic writers and the one CSV writer.
+"""Every file linmeta writes goes through here: atomic writers and the one CSV writer; and the
+one reader of config files (TOML and ``config.json``).
 
 A file is written to a temporary name in its own directory and moved into place with
 ``os.replace``, so an interrupted process never leaves a half-written file under a final name:
@@ -10,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import tempfile
+import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -93,3 +96,33 @@ def write_records(path, records: list[dict], fields: Sequence | None = None) -> 
     if fields is None:
         fields = list(dict.fromkeys(k for r in records for k in r))
     write_csv(path, fields, ([r.get(f, "") for f in fields] for r in records))
+
+
+#: The parsers of :func:`read_table`: ``fmt -> (parse text, its error)``.
+_PARSERS = {
+    "json": (json.loads, json.JSONDecodeError),
+    "toml": (tomllib.loads, tomllib.TOMLDecodeError),
+}
+
+
+def read_table(path, error: type[Exception], fmt: str = "toml", *, what: str = "config file",
+               missing: str | None = None) -> dict:
+    """The top-level table of a TOML or JSON (``fmt``) file, or ``error`` with a one-line message.
+
+    A missing file gives ``missing`` (default ``"<what> not found: <path>"``), one that cannot
+    be read ``"cannot read <what> <path>: <reason>"``, and one that cannot be parsed, or whose
+    top level is not a table, ``"malformed <what> <path>: unreadable as <FMT>: <reason>"``.
+    """
+    parse, malformed = _PARSERS[fmt]
+    try:
+        with open(path, "rb") as f:
+            values = parse(f.read().decode())
+    except FileNotFoundError:
+        raise error(missing or f"{what} not found: {path}") from None
+    except OSError as err:  # a directory, no permission, ...
+        raise error(f"cannot read {what} {path}: {err.strerror or err}") from None
+    except (malformed, UnicodeDecodeError) as err:
+        raise error(f"malformed {what} {path}: unreadable as {fmt.upper()}: {err}") from None
+    if not isinstance(values, dict):
+        raise error(f"malformed {what} {path}: not a JSON object")
+    return values

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .io import atomic_savez, atomic_write_text, write_csv
+from .io import atomic_savez, atomic_write_text, read_table, write_csv
 from .provenance import provenance
 
 
@@ -298,18 +298,9 @@ def is_complete(out_dir) -> bool:
 
 
 def read_config(out_dir) -> dict:
-    path = Path(out_dir) / "config.json"
-    try:
-        meta = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultError(f"{out_dir} is not a finished linmeta result (no config.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ResultError(f"unreadable {path}: {err}") from None
-    except OSError as err:  # under a regular file, unreadable, ...
-        raise ResultError(f"cannot read {path}: {err.strerror or err}") from None
-    if not isinstance(meta, dict):
-        raise ResultError(f"unreadable {path}: not a JSON object")
-    return meta
+    """The ``config.json`` of a result directory (:func:`linmeta.io.read_table`)."""
+    return read_table(Path(out_dir) / "config.json", ResultError, "json",
+                      missing=f"{out_dir} is not a finished linmeta result (no config.json)")
 
 
 def file_sha256(path) -> str:

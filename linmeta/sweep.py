@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from .budget import check_linear
-from .config import Config, load_config, read_toml
+from .config import Config, load_config
 from .executors import LocalExecutor
-from .io import atomic_write_text, write_csv
+from .io import atomic_write_text, read_table, write_csv
 from .results import (
     ResultError,
     is_complete,
@@ -147,7 +147,7 @@ def parse_seeds(text: str | None) -> list[int] | None:
 
 def read_sweep_file(path) -> tuple[dict, dict, list[int] | None]:
     """``(base, grid, seeds)`` from a TOML sweep file with ``[base]`` and ``[grid]`` tables."""
-    spec = read_toml(path, SweepError, "sweep file")
+    spec = read_table(path, SweepError, what="sweep file")
     unknown = set(spec) - {"base", "grid", "seeds"}
     if unknown:
         raise SweepError(f"sweep file {path}: unknown key(s) {', '.join(sorted(unknown))}; "

@@ -17,12 +17,10 @@ from linmeta.cli_group import LinmetaGroup
 from linmeta.datafiles import check_npz
 
 from .analysis_cli import COMMANDS as ANALYSIS_COMMANDS
-from .data import DATASETS, DataError
+from .data import DataError
 from .engine.budget import check_evaluation
 from .engine.meta import ALGORITHMS, ALIASES
-from .engine.network import BLOCK_ORDERS, DOWNSAMPLES
 from .engine.train import (
-    FIELD_HELP,
     RunError,
     TrainConfig,
     build,
@@ -54,30 +52,31 @@ def fewshot():
     download), Omniglot, mini-ImageNet, or an .npz of images and labels."""
 
 
-#: Value lists and click types of the fields whose type alone does not say (ALIASES: the old
-#: spellings of the algorithms are still accepted).
-_CHOICES = {"algorithm": sorted([*ALGORITHMS, *ALIASES]), "loss": ["ce", "mse"],
-            "head_init": ["random", "zero"], "block_order": BLOCK_ORDERS,
-            "downsample": DOWNSAMPLES, "dataset": DATASETS, "backend": ["numpy", "cupy"]}
-_TYPES = {"data_path": click.Path(), "image_size": int}
+#: Click types the field's default does not give: ALIASES, the old spellings of the algorithms,
+#: are still accepted; the other choices are those of the field's check.
+_TYPES = {"algorithm": click.Choice(sorted([*ALGORITHMS, *ALIASES])), "data_path": click.Path(),
+          "image_size": int}
 
 
 def _train_option(f: dataclasses.Field):
-    """The option of a :class:`TrainConfig` field; unset (``None``) keeps the default."""
+    """The option of a :class:`TrainConfig` field, described by its metadata
+    (:func:`linmeta.fields.field`); unset (``None``) keeps the default."""
     name = f.name.replace("_", "-")
     if isinstance(f.default, bool):
         default = name if f.default else f"no-{name}"
         return click.option(f"--{name}/--no-{name}", default=None,
-                            help=f"{FIELD_HELP[f.name]}  [default: {default}]")
-    if f.name in _CHOICES:
-        kind = click.Choice(_CHOICES[f.name])
+                            help=f"{f.metadata['help']}  [default: {default}]")
+    if f.name in _TYPES:
+        kind = _TYPES[f.name]
+    elif f.metadata["choices"] is not None:
+        kind = click.Choice(f.metadata["choices"])
     else:
-        kind = _TYPES.get(f.name, type(f.default))
+        kind = type(f.default)
     return click.option(f"--{name}", default=None, show_default=str(f.default),
-                        help=FIELD_HELP[f.name], type=kind)
+                        help=f.metadata["help"], type=kind)
 
 
-_TRAIN_OPTIONS = [_train_option(f) for f in dataclasses.fields(TrainConfig) if f.name in FIELD_HELP]
+_TRAIN_OPTIONS = [_train_option(f) for f in dataclasses.fields(TrainConfig) if f.metadata["help"]]
 
 
 def _apply(options):

@@ -26,7 +26,8 @@ from typing import NamedTuple
 import numpy as np
 
 from linmeta.backend import get_dtype, get_xp, to_numpy
-from linmeta.io import atomic_savefig, atomic_savez, atomic_write_text, write_records
+from linmeta.fields import Check, check_fields, field, one_of
+from linmeta.io import atomic_savefig, atomic_savez, atomic_write_text, read_table, write_records
 from linmeta.provenance import provenance
 from linmeta.results import exclusive_dir, make_dir
 
@@ -45,41 +46,114 @@ class RunError(ValueError):
     """A run directory or checkpoint that cannot be used (one-line message)."""
 
 
+#: The kinds of value a field holds: ``kind -> (test, what a value must be)``.
+_KINDS = {
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "int": (lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
+            "an integer"),
+    "float": (lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool),
+              "a number"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _value(kind: str, then: Check | None = None, optional: bool = False) -> Check:
+    """A value of ``kind`` (None only if ``optional``) that ``then`` accepts."""
+    test, what = _KINDS[kind]
+
+    def check(name: str, value) -> str | None:
+        if value is None:
+            return None if optional else f"{name} must be given, got None"
+        if not test(value):
+            return f"{name} must be {what}, got {value!r}"
+        return then(name, value) if then is not None else None
+
+    check.choices = getattr(then, "choices", None)
+    return check
+
+
+def _integer(low: int = 0, why: str = "", optional: bool = False) -> Check:
+    """An integer >= ``low``; ``why`` says why in the refusal."""
+
+    def bound(name: str, value) -> str | None:
+        if value >= low:
+            return None
+        return f"{name} must be >= {low}{f' ({why})' if why else ''}, got {value}"
+
+    return _value("int", bound, optional)
+
+
+def _number(low: float = -np.inf, strict: bool = False) -> Check:
+    """A finite number >= ``low`` (> ``low`` if ``strict``)."""
+
+    def bound(name: str, value) -> str | None:
+        if not np.isfinite(value):
+            return f"{name} must be a finite number, got {value}"
+        if value < low or (strict and value == low):
+            return f"{name} must be {'>' if strict else '>='} {low}, got {value}"
+        return None
+
+    return _value("float", bound)
+
+
+def _choice(choices) -> Check:
+    """A string among ``choices``."""
+    return _value("str", one_of(choices, "unknown {name} {value!r}; choose one of {choices}"))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a meta-training run (Finn17's Omniglot setup, scaled down)."""
+    """Everything that defines a meta-training run (Finn17's Omniglot setup, scaled down).
 
-    algorithm: str = "maml"  # maml | fo_maml | anil | fo_anil (aliases: fomaml, foanil)
-    n_way: int = 5
-    k_shot: int = 1
-    n_query: int = 5
-    meta_batch: int = 8
-    steps: int = 300
-    inner_lr: float = 0.4  # α (Finn17 Omniglot)
-    inner_steps: int = 1  # τ during meta-training
-    inner_steps_test: int = 3  # τ at validation / test time
-    outer_lr: float = 1e-3  # Adam
-    loss: str = "ce"  # ce | mse
-    zeroing: bool = False  # Kao22's zeroing trick
-    head_init: str = "random"  # random | zero
-    head_scale: float = 1.0  # s: random head scaled by s
-    channels: int = 32
-    block_order: str = "finn"  # finn: conv→BN→pool→ReLU | kao: conv→ReLU→BN→pool, ends in BN
-    downsample: str = "pool"  # pool | stride (Kao22's stride-2 Omniglot net; kao only)
-    dataset: str = "glyphs"  # glyphs | omniglyphs | omniglot | miniimagenet | npz
-    data_path: str | None = None
-    image_size: int | None = None  # default 28 (84 for mini-ImageNet)
-    n_classes: int = 1623  # glyphs and omniglyphs only
-    split_seed: int = 0  # the class split; independent of seed
-    rotations: bool = False  # classes turned by 90°, 180°, 270° as new classes (Finn17)
-    seed: int = 0
-    eval_every: int = 25
-    val_tasks: int = 100
-    ckpt_every: int = 100
-    test_tasks: int = 600
-    backend: str = "numpy"
-    dtype: str = "float32"
-    workers: int = 1  # threads over the tasks of a meta-batch (linmeta.fewshot.engine.parallel)
+    Each field carries its check and its line of ``linmeta fewshot train --help``
+    (:func:`linmeta.fields.field`; fields without help, such as ``dtype``, have no option).
+    """
+
+    algorithm: str = field("maml", "Meta-learning algorithm.",
+                           _choice(ALGORITHMS))  # aliases: fomaml, foanil
+    n_way: int = field(5, "Classes per task.",
+                       _integer(2, "a 1-way task is solved by any network"))
+    k_shot: int = field(1, "Support examples per class.", _integer(1))
+    n_query: int = field(5, "Query examples per class.", _integer(1))
+    meta_batch: int = field(8, "Tasks per outer step.", _integer(1))
+    steps: int = field(300, "Outer steps (total, also when resuming).", _integer())
+    inner_lr: float = field(0.4, "Inner learning rate α.", _number(0.0))  # Finn17 Omniglot
+    inner_steps: int = field(1, "Inner steps during meta-training.", _integer())
+    inner_steps_test: int = field(3, "Inner steps at validation and test time.", _integer())
+    outer_lr: float = field(1e-3, "Adam learning rate.", _number(0.0, strict=True))
+    loss: str = field("ce", "Loss.", _choice(LOSSES))
+    zeroing: bool = field(False, "Kao22's zeroing trick: head set to 0 after every outer step "
+                          "and before test-time adaptation.", _value("bool"))
+    head_init: str = field("random", "Head initialisation.", _choice(("random", "zero")))
+    head_scale: float = field(1.0, "Scale s of a random head.", _number(0.0))
+    channels: int = field(32, "Conv-4 channels (Finn17: 64 Omniglot, 32 mini-ImageNet).",
+                          _integer(1))
+    block_order: str = field("finn", "Conv block: finn = conv→BN→pool→ReLU (Finn17, Raghu20); "
+                             "kao = conv→ReLU→BN→pool with the last block ending in BN (Kao22's "
+                             "code).", _choice(BLOCK_ORDERS))
+    downsample: str = field("pool", "pool = 2×2 max-pool per block; stride = Kao22's stride-2 "
+                            "Omniglot convs without pooling (needs --block-order kao).",
+                            _choice(DOWNSAMPLES))
+    dataset: str = field("glyphs", "Data source.", _choice(DATASETS))
+    data_path: str | None = field(None, "Folder or file of on-disk data.",
+                                  _value("str", optional=True))
+    image_size: int | None = field(None, "Image side after resizing (28; 84 for mini-ImageNet).",
+                                   _integer(16, "Conv-4 halves it four times", optional=True))
+    n_classes: int = field(1623, "Number of glyph classes (glyphs, omniglyphs).", _integer(1))
+    split_seed: int = field(0, "Seed of the train/val/test class split (not changed by --seed).",
+                            _integer())
+    rotations: bool = field(False, "Add every class turned by 90, 180 and 270° as three new "
+                            "classes of the same split (Finn17).", _value("bool"))
+    seed: int = field(0, "Seed of initialisation and episodes.", _integer())
+    eval_every: int = field(25, "Validation (metrics.csv row) every N steps.", _integer(1))
+    val_tasks: int = field(100, "Validation tasks per row.", _integer(1))
+    ckpt_every: int = field(100, "Checkpoint every N steps.", _integer(1))
+    test_tasks: int = field(600, "Test tasks at the end (0: none).", _integer())
+    backend: str = field("numpy", "Array backend.", _choice(("numpy", "cupy")))
+    dtype: str = field("float32", check=_choice(("float32", "float64")))
+    workers: int = field(1, "Threads over the tasks of a meta-batch (e.g. 2 on 2 cores; results "
+                         "then differ from 1 worker in the last bits).",
+                         _integer(1))  # linmeta.fewshot.engine.parallel
 
     def __post_init__(self):
         # one spelling: an alias ('fomaml') is stored as the registry's name ('fo_maml'), so
@@ -87,16 +161,9 @@ class TrainConfig:
         object.__setattr__(self, "algorithm", canonical_name(self.algorithm))
 
     def validate(self) -> TrainConfig:
-        """Raise ``ValueError`` with a one-line message for an invalid or inconsistent config.
-
-        Generic over the fields, by their declared type: an int field must be an integer of at
-        least :data:`INT_MIN` (0 when not listed), a float field a finite number of at least
-        :data:`FLOAT_MIN` (any when not listed), a str field one of :data:`CHOICES` (when
-        listed), a bool field a bool; ``None`` only where the type allows it. A new field needs
-        at most one table entry.
-        """
-        for f in dataclasses.fields(self):
-            _check_field(f.name, f.type, getattr(self, f.name))
+        """Raise ``ValueError`` with a one-line message for an invalid or inconsistent config:
+        each field's check (in field order), then the checks across fields."""
+        check_fields(self, ValueError)
         get_algorithm(self.algorithm)
         if self.dataset in GENERATED and self.data_path is not None:
             raise ValueError("data_path is for on-disk datasets; the glyphs are generated "
@@ -129,92 +196,6 @@ class TrainConfig:
         if unknown:
             raise RunError(f"unknown config keys {sorted(unknown)}")
         return cls(**d).validate()
-
-
-#: One line of help per field of :class:`TrainConfig`: the options of ``linmeta fewshot train``
-#: (fields without a line, such as ``dtype``, have no option).
-FIELD_HELP = {
-    "algorithm": "Meta-learning algorithm.",
-    "n_way": "Classes per task.",
-    "k_shot": "Support examples per class.",
-    "n_query": "Query examples per class.",
-    "meta_batch": "Tasks per outer step.",
-    "steps": "Outer steps (total, also when resuming).",
-    "inner_lr": "Inner learning rate α.",
-    "inner_steps": "Inner steps during meta-training.",
-    "inner_steps_test": "Inner steps at validation and test time.",
-    "outer_lr": "Adam learning rate.",
-    "loss": "Loss.",
-    "zeroing": "Kao22's zeroing trick: head set to 0 after every outer step and before "
-               "test-time adaptation.",
-    "head_init": "Head initialisation.",
-    "head_scale": "Scale s of a random head.",
-    "channels": "Conv-4 channels (Finn17: 64 Omniglot, 32 mini-ImageNet).",
-    "block_order": "Conv block: finn = conv→BN→pool→ReLU (Finn17, Raghu20); kao = "
-                   "conv→ReLU→BN→pool with the last block ending in BN (Kao22's code).",
-    "downsample": "pool = 2×2 max-pool per block; stride = Kao22's stride-2 Omniglot convs "
-                  "without pooling (needs --block-order kao).",
-    "dataset": "Data source.",
-    "data_path": "Folder or file of on-disk data.",
-    "image_size": "Image side after resizing (28; 84 for mini-ImageNet).",
-    "n_classes": "Number of glyph classes (glyphs, omniglyphs).",
-    "split_seed": "Seed of the train/val/test class split (not changed by --seed).",
-    "rotations": "Add every class turned by 90, 180 and 270° as three new classes of the same "
-                 "split (Finn17).",
-    "seed": "Seed of initialisation and episodes.",
-    "eval_every": "Validation (metrics.csv row) every N steps.",
-    "val_tasks": "Validation tasks per row.",
-    "ckpt_every": "Checkpoint every N steps.",
-    "test_tasks": "Test tasks at the end (0: none).",
-    "backend": "Array backend.",
-    "workers": "Threads over the tasks of a meta-batch (e.g. 2 on 2 cores; results then differ "
-               "from 1 worker in the last bits).",
-}
-
-
-#: Smallest value of each int field (fields not listed: 0).
-INT_MIN = {"n_way": 2, "k_shot": 1, "n_query": 1, "meta_batch": 1, "channels": 1,
-           "image_size": 16, "n_classes": 1, "eval_every": 1, "val_tasks": 1, "ckpt_every": 1,
-           "workers": 1}
-#: Smallest value of each float field and whether it is allowed (fields not listed: any).
-FLOAT_MIN = {"inner_lr": (0.0, True), "outer_lr": (0.0, False), "head_scale": (0.0, True)}
-#: Allowed values of str fields (fields not listed: any string).
-CHOICES = {"algorithm": tuple(ALGORITHMS), "loss": tuple(LOSSES), "head_init": ("random", "zero"),
-           "dataset": DATASETS, "backend": ("numpy", "cupy"), "dtype": ("float32", "float64"),
-           "block_order": BLOCK_ORDERS, "downsample": DOWNSAMPLES}
-_WHY = {"image_size": " (Conv-4 halves it four times)",
-        "n_way": " (a 1-way task is solved by any network)"}
-
-
-def _check_field(name: str, declared: str, value) -> None:
-    """One field against its declared type (``"int"``, ``"float | None"``, ...) and the tables."""
-    kinds = {part.strip() for part in str(declared).split("|")}
-    if value is None:
-        if "None" not in kinds:
-            raise ValueError(f"{name} must be given, got None")
-        return
-    if "bool" in kinds:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false, got {value!r}")
-    elif "int" in kinds:
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-        low = INT_MIN.get(name, 0)
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}{_WHY.get(name, '')}, got {value}")
-    elif "float" in kinds:
-        if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
-            raise ValueError(f"{name} must be a number, got {value!r}")
-        if not np.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value}")
-        low, allowed = FLOAT_MIN.get(name, (-np.inf, True))
-        if value < low or (value == low and not allowed):
-            raise ValueError(f"{name} must be {'>=' if allowed else '>'} {low}, got {value}")
-    elif "str" in kinds:
-        if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string, got {value!r}")
-        if name in CHOICES and value not in CHOICES[name]:
-            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(CHOICES[name])}")
 
 
 class TrainState(NamedTuple):
@@ -377,15 +358,8 @@ def load_checkpoint(path, xp=np):
 def read_run_config(out) -> TrainConfig:
     """The config of the run in directory ``out`` (its ``config.json``)."""
     path = Path(out) / "config.json"
-    try:
-        values = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"nothing to resume: {path} does not exist") from None
-    except (OSError, ValueError) as err:
-        raise RunError(f"unreadable {path}: {err}") from None
-    if not isinstance(values, dict):
-        raise RunError(f"unreadable {path}: not a JSON object")
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(read_table(path, RunError, "json",
+                                            missing=f"nothing to resume: {path} does not exist"))
 
 
 def latest_checkpoint(out: Path) -> Path | None:
