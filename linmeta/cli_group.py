@@ -19,6 +19,12 @@ INPUT_ERRORS = (ConfigError, ProblemError, ResultError, BackendError, BudgetErro
                 DataError)
 
 
+class UsageError(click.ClickException):
+    """A one-line usage or input error of a command (exit code 2)."""
+
+    exit_code = 2
+
+
 class LinmetaGroup(click.Group):
     """A click group whose errors are one line on stderr with exit code 2."""
 

@@ -17,6 +17,7 @@ import click
 import numpy as np
 
 from linmeta.backend import BackendError
+from linmeta.cli_group import UsageError
 from linmeta.datafiles import check_npz
 from linmeta.io import atomic_savefig, atomic_write_text, write_records
 from linmeta.results import (
@@ -32,13 +33,6 @@ from .data.episodes import sample_episodes, stream
 from .engine.budget import check_contrastive
 from .engine.network import tree_float64
 from .engine.train import RunError, TrainConfig, build, init_state, load_checkpoint
-
-
-class AnalysisError(click.ClickException):
-    """A one-line usage or input error (exit code 2)."""
-
-    exit_code = 2
-
 
 _INPUT_ERRORS = (DataError, BackendError, RunError, ValueError, OSError)
 
@@ -147,7 +141,7 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
             if resume:
                 state = _read_state(out)
                 if state.get("inputs") != inputs:
-                    raise AnalysisError(f"cannot resume {out}: the checkpoints of its sources "
+                    raise UsageError(f"cannot resume {out}: the checkpoints of its sources "
                                         "changed since it started; start it again with "
                                         "--overwrite")
             else:
@@ -172,7 +166,7 @@ def contrastive_cmd(sources, out, steps_text, tasks, share_tasks, inner_lr, seed
         raise click.exceptions.Exit(143 if isinstance(err, Terminated) else 130) from None
     except _INPUT_ERRORS as err:
         msg = str(err).strip().splitlines()
-        raise AnalysisError(msg[0] if msg else type(err).__name__) from None
+        raise UsageError(msg[0] if msg else type(err).__name__) from None
     exact = [r["rel_error"] for r in id_rows if r["exact_expected"]]
     approx = [r["rel_error"] for r in id_rows if not r["exact_expected"]]
     click.echo(f"identities: max relative error {max(exact):.2e} over {len(exact)} exact cases"
@@ -206,13 +200,13 @@ def _read_state(out: Path) -> dict:
     try:
         state = json.loads((out / STATE).read_text())
     except FileNotFoundError:
-        raise AnalysisError(f"{out} holds no analysis to resume (no {STATE})") from None
+        raise UsageError(f"{out} holds no analysis to resume (no {STATE})") from None
     except (OSError, ValueError) as err:
-        raise AnalysisError(f"unreadable {out / STATE}: {err}") from None
+        raise UsageError(f"unreadable {out / STATE}: {err}") from None
     if not isinstance(state, dict) or not isinstance(state.get("options"), dict):
-        raise AnalysisError(f"unreadable {out / STATE}: not an analysis record")
+        raise UsageError(f"unreadable {out / STATE}: not an analysis record")
     if state.get("complete"):
-        raise AnalysisError(f"{out} holds a finished analysis: nothing to resume")
+        raise UsageError(f"{out} holds a finished analysis: nothing to resume")
     return state
 
 
@@ -221,10 +215,10 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
     if found and not overwrite:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             if json.loads((out / STATE).read_text()).get("complete") is False:
-                raise AnalysisError(f"{out} holds an interrupted analysis; finish it with "
+                raise UsageError(f"{out} holds an interrupted analysis; finish it with "
                                     "--resume, or use --overwrite to replace it, or another "
                                     "--out")
-        raise AnalysisError(f"{out} already holds results ({found[0]}); use --overwrite to "
+        raise UsageError(f"{out} already holds results ({found[0]}); use --overwrite to "
                             "replace them, or another --out")
 
 

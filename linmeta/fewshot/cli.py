@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from linmeta.backend import BackendError
-from linmeta.cli_group import LinmetaGroup
+from linmeta.cli_group import LinmetaGroup, UsageError
 from linmeta.datafiles import check_npz
 
 from .analysis_cli import COMMANDS as ANALYSIS_COMMANDS
@@ -29,13 +29,6 @@ from .engine.train import (
     load_checkpoint,
     read_run_config,
 )
-
-
-class FewshotError(click.ClickException):
-    """A one-line usage or input error (exit code 2)."""
-
-    exit_code = 2
-
 
 _INPUT_ERRORS = (DataError, BackendError, RunError, ValueError, OSError)
 
@@ -117,7 +110,7 @@ def train_cmd(out, resume, quiet, **opts):
     except click.ClickException:
         raise
     except _INPUT_ERRORS as err:
-        raise FewshotError(_one_line(err)) from None
+        raise UsageError(_one_line(err)) from None
     if "test_acc" in summary:
         click.echo(f"test accuracy {summary['test_acc']:.4f} ± {summary['test_ci95']:.4f} "
                    f"(95%, {summary['test_tasks']} tasks); run in {out}")
@@ -194,7 +187,7 @@ def eval_cmd(checkpoint, tasks, split, inner_steps, zeroing, seed, data_path, as
     except click.ClickException:
         raise
     except _INPUT_ERRORS as err:
-        raise FewshotError(_one_line(err)) from None
+        raise UsageError(_one_line(err)) from None
     if as_json:
         click.echo(json.dumps({"checkpoint": str(path), "step": state.step, "split": split,
                                **res._asdict()}))
