@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as _st
 
+from linmeta.io import read_table
+
 from .grid import TIERS, points, settings
 
 HOLDS, FAILS, OPEN = "holds", "does not hold", "inconclusive"
@@ -278,10 +280,7 @@ CRITERIA_FILE = Path(__file__).resolve().parents[3] / "docs" / "criteria.toml"
 
 def load_criteria(path: Path | None = None) -> dict:
     """The verdict rules and bands (``docs/criteria.toml``): ``{rules, sources, bands}``."""
-    import tomllib
-
-    with open(path or CRITERIA_FILE, "rb") as f:
-        return tomllib.load(f)
+    return read_table(path or CRITERIA_FILE, ValueError, what="criteria file")
 
 
 def band(crit: dict, name: str) -> float:
