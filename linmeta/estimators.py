@@ -34,7 +34,9 @@ and which rate to lower). The initialisation is Collins22's (``w0 = 0``, ``α B0
 drawn from ``random_state``, or given as ``fit(X, y, B0=..., w0=...)``.
 
 ``random_state``: None (numpy's global ``RandomState``, as in scikit-learn), an integer ≥ 0
-(the simulator's ``--seed``: the same B0 and meta-batches as ``linmeta run --seed``), a
+(the simulator's ``--seed``: the same meta-batches as ``linmeta run --seed``; its B0 differs,
+because the run draws B* first, so pass the run's ``B0=`` and ``w0=`` to ``fit`` for the same
+start), a
 ``numpy.random.RandomState`` or a ``numpy.random.Generator`` (each fit draws a new seed).
 
 Noise-free data (σ = 0): MultiTaskERM, AltMin, FedRep, ANIL and FO-ANIL fit every task exactly
