@@ -800,33 +800,31 @@ def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
 
     Each factor's runs are paired by seed with the kao-omniglot tier's random-head runs at the
     same checkpoint (their training is the same up to that step but for the factor)."""
-    from .grid import ABLATION_FACTORS
+    from .grid import ABLATION_COMBINED, ABLATION_FACTORS
 
     done, total = progress(abl, "kao-ablation")
     base = kao.get("omni-fo-random", {})
     out = ["", "### Claim (e) between the two tiers: one factor at a time", "",
            f"`scripts/fewshot_all.py --tier kao-ablation` ({done}/{total} points done): the "
            "kao-omniglot tier's random-head run for 1000 steps, with one factor moved to the "
-           "protocol tier's value. Gain = accuracy with the head zeroed at test time minus as "
-           "trained, 1 test step, in points; mean ± 95% t-interval over seeds; the change is "
-           "paired by seed with the kao-omniglot tier at the same step. A factor *flips* the "
-           "sign when its gain's interval lies below 0 while the tier's lies above.", "",
+           "protocol tier's value (the last rows: factors moved together). Gain = accuracy with "
+           "the head zeroed at test time minus as trained, 1 test step, in points; mean ± 95% "
+           "t-interval over seeds; the change is paired by seed with the kao-omniglot tier at "
+           "the same step. A factor *flips* the sign when its gain's interval lies below 0 while "
+           "the tier's lies above.", "",
            "| factor | gain at step 500 | gain at step 1000 | change against the kao tier at "
            "1000 | sign at 1000 |", "|---|---|---|---|---|"]
-    for step_label, runs in (("kao-omniglot tier (all factors at Kao22's values)", base),
-                             ("protocol tier (all six factors moved)",
-                              pts.get("kao-fo-random", {}))):
-        g5 = interval(lookup(test_zeroing_gain(step=500), d) for d in runs.values())
-        g10 = interval(lookup(test_zeroing_gain(step=1000), d) for d in runs.values())
-        out.append(f"| {step_label} | {pct(g5, True)} | {pct(g10, True)} | – | "
-                   f"{_sign(g10)} |")
-    for name, _, label in ABLATION_FACTORS:
+
+    def row(label, runs, change):
+        g5, g10 = (interval(lookup(test_zeroing_gain(step=s), d) for d in runs.values())
+                   for s in (500, 1000))
+        return f"| {label} | {pct(g5, True)} | {pct(g10, True)} | {change} | {_sign(g10)} |"
+
+    out.append(row("kao-omniglot tier (all factors at Kao22's values)", base, "–"))
+    out.append(row("protocol tier (all six factors moved)", pts.get("kao-fo-random", {}), "–"))
+    for name, _, label in ABLATION_FACTORS + ABLATION_COMBINED:
         runs = abl.get(name, {})
-        g5 = interval(lookup(test_zeroing_gain(step=500), d) for d in runs.values())
-        g10 = interval(lookup(test_zeroing_gain(step=1000), d) for d in runs.values())
-        ch = paired(runs, base, test_zeroing_gain(step=1000))
-        out.append(f"| {label} | {pct(g5, True)} | {pct(g10, True)} | {pct(ch, True)} | "
-                   f"{_sign(g10)} |")
+        out.append(row(label, runs, pct(paired(runs, base, test_zeroing_gain(step=1000)), True)))
     return out
 
 
