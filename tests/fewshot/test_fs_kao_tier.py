@@ -172,11 +172,18 @@ def test_runner_refuses_two_tiers_and_a_scheduler_without_dask(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_ablation_moves_one_factor_each():
+def test_ablation_moves_one_factor_each_then_the_architecture_together():
     base = grid.KAO_ABLATION.base
     assert base.steps == 1000 and base.head_scale == grid.KAIMING
+    moved = []
     for s in grid.settings(grid.KAO_ABLATION):
         cfg = s.config(base, 0)
         changed = {f for f in ("meta_batch", "n_query", "inner_steps", "head_scale", "channels",
                                "downsample") if getattr(cfg, f) != getattr(base, f)}
-        assert len(changed) == 1 and "test_zeroed" in s.measures
+        assert "test_zeroed" in s.measures
+        moved.append((s.phase, changed))
+    singles = [c for phase, c in moved if phase == 0]
+    assert len(singles) == 6 and all(len(c) == 1 for c in singles)
+    assert set().union(*singles) == {"meta_batch", "n_query", "inner_steps", "head_scale",
+                                     "channels", "downsample"}
+    assert [c for phase, c in moved if phase == 1] == [{"channels", "downsample"}]
