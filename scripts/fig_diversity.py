@@ -2,9 +2,10 @@
 
 Heads N(0, diag(1, 1, μ²)) (Collins22), so μ*² = λ_min(Ψ*) = μ²; population losses, d=20, k=3,
 n=20, α=β=0.5. The measured rate is −slope of log dist(B_t, B*) per step, fitted per trial
-where 1e-10 < dist < 1e-2 (the exponential phase). The theory's rate form
-``dist_t ∝ (1 − c β α E_0 μ*²)^t`` (Collins22) is overlaid as ``−log(1 − c αβ μ²)``
-with E_0 absorbed in c, c fitted by least squares on log rates over all methods.
+inside the ``rate_window`` of docs/criteria.toml (1e-10 < dist < 1e-2, the exponential phase).
+The theory's rate form ``dist_t ∝ (1 − c β α E_0 μ*²)^t`` (Collins22) is overlaid as
+``−log(1 − c αβ μ²)`` with E_0 absorbed in c, c fitted by least squares on log rates over all
+methods and μ (the c that docs/reproduction.md judges claims 1 and 2 with).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from matplotlib.figure import Figure
 
 NAME = "b_diversity"
 METHODS = ["maml", "fo_maml", "anil", "fo_anil"]
-WINDOW = (1e-10, 1e-2)
+
+
+def window(crit: dict | None = None) -> tuple[float, float]:
+    """The distances a rate is fitted over (``rate_window`` of docs/criteria.toml)."""
+    lo, hi = figlib.value(crit or figlib.criteria(), "rate_window")
+    return float(lo), float(hi)
 
 
 def mus(quick: bool):
@@ -40,25 +46,27 @@ def points(quick: bool):
     return out
 
 
-def rates(steps: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per-trial rate −d log(dist)/dt over the window; NaN with fewer than 4 points."""
+def rates(steps: np.ndarray, values: np.ndarray, within: tuple[float, float]) -> np.ndarray:
+    """Per-trial rate −d log(dist)/dt over the distances ``within`` (lo, hi); NaN with fewer
+    than 4 points there. values (T, L)."""
     out = np.full(values.shape[0], np.nan)
     for t, row in enumerate(values):
-        ok = np.isfinite(row) & (row > WINDOW[0]) & (row < WINDOW[1])
+        ok = np.isfinite(row) & (row > within[0]) & (row < within[1])
         if ok.sum() >= 4:
             out[t] = -np.polyfit(steps[ok], np.log(row[ok]), 1)[0]
     return out
 
 
-def measure(out, pts) -> dict:
+def measure(out, pts, within: tuple[float, float] | None = None) -> dict:
     """{method: (mu (P,), rates (P, T))} for the points of the sweep."""
+    within = within or window()
     res = {}
     for method in METHODS:
         mu, r = [], []
         for p in pts:
             steps, values = figlib.metrics(out, p)[(method, "dist")]
             mu.append(p.config.head_mu)
-            r.append(rates(steps, values))
+            r.append(rates(steps, values, within))
         res[method] = (np.array(mu), np.array(r))
     return res
 
@@ -109,7 +117,7 @@ def plot(out, pts) -> Figure:
     ax2.set_xlim(0, None)
     ax2.set_xlabel("outer step t")
     ax2.set_ylabel("dist(B_t, B*), FO-ANIL")
-    ax2.axhspan(*WINDOW, color="grey", alpha=0.08, label="fit window")
+    ax2.axhspan(*window(), color="grey", alpha=0.08, label="fit window")
     c0 = pts[0].config
     ax2.set_title(f"population, d={c0.d}, k={c0.k}, n={c0.n_tasks}, α=β={c0.alpha}, "
                   f"{c0.trials} trials (mean, min–max)", fontsize=9)

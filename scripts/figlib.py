@@ -15,14 +15,29 @@ import time
 from pathlib import Path
 
 import numpy as np
+from matplotlib import ticker
 
 from linmeta.executors import LocalExecutor
-from linmeta.plotting import band
+from linmeta.plotting import band, plain
 from linmeta.results import read_metrics
 from linmeta.sweep import expand, point_dir, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = 10
+CRITERIA = ROOT / "docs" / "criteria.toml"
+
+
+def criteria(path=None) -> dict:
+    """The linear criteria, ``{name: {value, rows, whose, reason}}`` (``[linear.*]`` of
+    ``docs/criteria.toml``; the file's other tables are the few-shot report's)."""
+    import tomllib
+
+    with open(path or CRITERIA, "rb") as f:
+        return tomllib.load(f)["linear"]
+
+
+def value(crit: dict, name: str):
+    return crit[name]["value"]
 
 
 def results_root(quick: bool, root=None) -> Path:
@@ -82,6 +97,23 @@ def draw_band(ax, x, values, label, style="-", color=None, marker=None):
     (line,) = ax.plot(x, mean, style, label=label, color=color, marker=marker, markersize=4)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18, linewidth=0)
     return line
+
+
+def plain_ticks(axis, values) -> None:
+    """Ticks at ``values`` with plain labels (4, 0.5, 1e-05), no minor labels: for the log axes
+    of the figures, whose default labels read "4×10⁰"."""
+    axis.set_major_locator(ticker.FixedLocator(values))
+    axis.set_major_formatter(ticker.FuncFormatter(plain))
+    axis.set_minor_locator(ticker.NullLocator())
+
+
+def plain_log(axis, lo: float, hi: float) -> None:
+    """A log axis from ``lo`` to ``hi`` with plain labels: decades, plus 2 and 5 when it spans
+    under two decades."""
+    few = hi / lo < 100
+    axis.set_major_locator(ticker.LogLocator(10, subs=(1, 2, 5) if few else (1,)))
+    axis.set_major_formatter(ticker.FuncFormatter(plain))
+    axis.set_minor_formatter(ticker.NullFormatter())
 
 
 def arguments(description: str):
