@@ -77,7 +77,7 @@ def growth(needed: dict) -> float | None:
     if len(pairs) < 2:
         return None
     d, m = np.array(pairs, dtype=float).T
-    return float(np.polyfit(np.log(d), np.log(m), 1)[0])
+    return float(np.round(np.polyfit(np.log(d), np.log(m), 1)[0], 12) + 0.0)  # no "-0.00"
 
 
 def m_scales_slowly(needed: dict, max_slope: float) -> tuple[float | None, bool]:
@@ -98,12 +98,15 @@ def plot(out, pts) -> Figure:
     fig = Figure(figsize=(11, 4.4), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
     markers = ["o", "s", "^", "D", "v", "P"]
+    diverged = []
     for i, (d, (m, f)) in enumerate(res.items()):
         ok = np.isfinite(f)
         ax.plot(m[ok], f[ok], "-", marker=markers[i % len(markers)], color=f"C{i}",
                 label=f"d = {d}, n = {2 * d}")
-        if (m[~ok]).size:
-            ax.plot(m[~ok], np.full((~ok).sum(), 1.0), "x", color=f"C{i}", markersize=8)
+        diverged += [f"d = {d} at m = {int(x)}" for x in m[~ok]]
+    if diverged:
+        ax.text(0.03, 0.03, "not drawn, diverged: " + "; ".join(diverged),
+                transform=ax.transAxes, fontsize=8)
     ax.axhline(level, color="k", lw=1, ls="--")
     ax.text(res[min(res)][0][-1], level, f"recovery level {level:g} ", ha="right",
             va="bottom", fontsize=8)
@@ -113,8 +116,7 @@ def plot(out, pts) -> Figure:
     figlib.plain_ticks(ax.xaxis, ms)
     figlib.plain_log(ax.yaxis, 0.02, 1.0)
     ax.set_xlabel("m = m_in = m_out (samples per task and round)")
-    ax.set_ylabel(f"floor: dist over the last {rounds} rounds\n(mean over {c.trials} trials; "
-                  "× at 1: diverged)")
+    ax.set_ylabel(f"floor: dist over the last {rounds} rounds\n(mean over {c.trials} trials)")
     ax.set_title("FO-ANIL's floor against m, one line per d", fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper right")
@@ -133,7 +135,8 @@ def plot(out, pts) -> Figure:
     ax2.set_xscale("log")
     ax2.set_yscale("log")
     figlib.plain_ticks(ax2.xaxis, [int(d) for d in ds])
-    figlib.plain_log(ax2.yaxis, 1, ref * ds[-1] / d0)
+    figlib.plain_ticks(ax2.yaxis, [x for x in (1, 2, 4, 8, 16, 32, 64, 128)
+                                   if x <= 2 * max(ms + [ref * ds[-1] / d0])])
     ax2.set_xlabel("dimension d (k = 3 fixed, n = 2d)")
     ax2.set_ylabel("samples per task m")
     growth_text = f"slope of log m in log d: {slope:.2f}" if slope is not None else "no slope"

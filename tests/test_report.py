@@ -133,9 +133,50 @@ def test_every_figure_draws_from_the_quick_runs(quick_report, name, tmp_path):
         fig = module.plot(root / "results" / module.NAME, points)
     finally:
         sys.path.remove(str(SCRIPTS))
-    assert fig.axes and all(ax.lines for ax in fig.axes)
+    drawn = [ax for ax in fig.axes if ax.axison]  # not a panel that only holds the legend
+    assert drawn and all(ax.lines for ax in drawn)
     fig.savefig(tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
+def test_population_figures_draw_the_predicted_contraction(quick_report):
+    """Figures (a) and (b) draw dist₀ (1 − c αβμ²)ᵗ beside each meta-learner's measured mean,
+    with c as fitted on figure (b)'s runs and (figure a) with c = 1."""
+    root, _ = quick_report
+    figlib, pop, div = script("figlib"), script("fig_population"), script("fig_diversity")
+    out_a, out_b = root / "results" / pop.NAME, root / "results" / div.NAME
+    c_fit = div.fitted_c(out_b, div.points(True))
+    assert 0.5 < c_fit < 2
+    pts = pop.points(True)
+    fig = pop.plot(out_a, pts)
+    cfg = pts[0].config
+    step = cfg.alpha * cfg.beta * cfg.head_mu ** 2
+    m = figlib.metrics(out_a, pts[0])
+    for method in pop.META:
+        ax = next(a for a in fig.axes if a.get_title().startswith(f"{method}:"))
+        theory = [x for x in ax.get_lines() if x.get_label().startswith("theory")]
+        assert len(theory) == 2
+        dist0 = m[(method, "dist")][1][:, 0].mean()
+        for line, c in zip(theory, (c_fit, 1.0), strict=True):
+            assert f"c = {c:.3f}" in line.get_label() or (c == 1 and "c = 1 " in
+                                                           line.get_label())
+            t = np.asarray(line.get_xdata())
+            assert t[0] == 0 and t[-1] == cfg.steps
+            np.testing.assert_allclose(line.get_ydata(), dist0 * (1 - c * step) ** t,
+                                       rtol=1e-10)
+    pts_b = div.points(True)
+    fig = div.plot(out_b, pts_b)
+    for method in div.METHODS:
+        ax = next(a for a in fig.axes if a.get_title() == method)
+        theory = [x for x in ax.get_lines() if x.get_label().startswith("theory")]
+        assert len(theory) == len(pts_b)
+        for line, p in zip(theory, pts_b, strict=True):
+            c = p.config
+            dist0 = figlib.metrics(out_b, p)[(method, "dist")][1][:, 0].mean()
+            t = np.asarray(line.get_xdata())
+            np.testing.assert_allclose(
+                line.get_ydata(), dist0 * (1 - c_fit * c.alpha * c.beta * c.head_mu ** 2) ** t,
+                rtol=1e-10)
 
 
 # ---------------------------------------------------------------- the criteria file
