@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import figlib
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
+
+from linmeta.plotting import method_style
 
 NAME = "c_finite"
 METHODS = ["fo_anil", "anil", "altmin", "fedrep", "mom", "mt_erm"]
@@ -65,49 +68,52 @@ def collapse_r2(res: dict, method: str, d: int = D) -> tuple[float, float, float
     return float(a), float(b), float(slope)
 
 
-STYLE = {"fo_anil": ("-", "o"), "anil": ("--", "s"), "altmin": (":", "^"),
-         "fedrep": ("-.", "v"), "mom": ("-", "*"), "mt_erm": ("--", "D")}
-
-
 def plot(out, pts) -> Figure:
     res = table(out, pts)
-    fig = Figure(figsize=(13.5, 4.8), layout="constrained")
-    ax, ax2 = fig.subplots(1, 2)
     ns = sorted(res["fo_anil"])
-    colors = {n: f"C{i}" for i, n in enumerate(ns)}
-    for method, by_n in res.items():
-        ls, mk = STYLE[method]
-        for n, (m, v) in by_n.items():
-            figlib.draw_band(ax, m, v.T, f"{method}, n={n}", ls, colors[n], mk)
-    ax.axvline(D, color="k", lw=0.8, alpha=0.5)
-    ax.text(D, 1.2, " m = d", fontsize=8)
-    for n, (m, v) in res["fo_anil"].items():
-        figlib.draw_band(ax2, m / (D / n + 1), v.T, f"fo_anil, n={n}", "-", colors[n], "o")
-    for n, (m, v) in res["anil"].items():
-        figlib.draw_band(ax2, m / (D / n + 1), v.T, f"anil, n={n}", "--", colors[n], "s")
-    r2n, r2m, slope = collapse_r2(res, "fo_anil")
     c = pts[0].config
-    for a in (ax, ax2):
-        a.set_xscale("log")
-        a.set_yscale("log")
-        a.grid(alpha=0.3, which="both")
-    ax.set_xlabel("m = m_in = m_out (samples per task and round)")
-    ax.set_ylabel(f"dist(B_t, B*) at t = {c.steps}")
-    ax.set_title(f"(c) finite samples, d={c.d}, k={c.k}, σ={c.sigma}, α={c.alpha}, "
-                 f"β={c.beta}; colour = n; {c.trials} trials", fontsize=9)
-    # one legend entry per method (line style and marker) and per n (colour), beside the data
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], color="0.3", linestyle=STYLE[m][0], marker=STYLE[m][1],
-                      label=m + (" (one-shot: one round)" if m in ("mom", "mt_erm") else ""))
-               for m in res]
-    handles += [Line2D([], [], color=colors[n], linewidth=6, label=f"n = {n}") for n in ns]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=7,
-               title="method / tasks per round", title_fontsize=7)
-    ax2.set_xlabel("m / (d/n + 1)")
-    ax2.set_ylabel("final dist (FO-ANIL solid, ANIL dashed)")
-    ax2.set_title(f"collapse: R² {r2n:.2f} on m/(d/n+1) vs {r2m:.2f} on m alone "
-                  f"(FO-ANIL, slope {slope:.2f})", fontsize=9)
+    fig = Figure(figsize=(15, 5.0), layout="constrained")
+    axes = fig.subplots(1, len(ns) + 1, sharey=True)
+    every = []
+    for ax, n in zip(axes, ns, strict=False):
+        for method, by_n in res.items():
+            m, v = by_n[n]
+            style = method_style(method)
+            label = method + (" (one-shot: one round)" if method in ("mom", "mt_erm") else "")
+            figlib.draw_band(ax, m, v.T, label, "--" if method in ("mom", "mt_erm") else "-",
+                             style["color"], style["marker"])
+            every.append(v[np.isfinite(v)])
+        ax.set_title(f"n = {n} tasks per round (d/n + 1 = {D / n + 1:g})", fontsize=9)
+        ax.set_xlabel("m = m_in = m_out per task")
+    ms = sorted({int(x) for by_n in res.values() for m, _ in by_n.values() for x in m})
+    collapse = axes[-1]
+    colors = {n: colormaps["viridis"](0.85 * i / max(1, len(ns) - 1)) for i, n in enumerate(ns)}
+    for method, ls, mk in (("fo_anil", "-", "o"), ("anil", "--", "s")):
+        for n, (m, v) in res[method].items():
+            figlib.draw_band(collapse, m / (D / n + 1), v.T, f"{method}, n = {n}", ls,
+                             colors[n], mk)
+    r2n, r2m, slope = collapse_r2(res, "fo_anil")
+    collapse.set_xlabel("m / (d/n + 1)")
+    collapse.set_title(f"FO-ANIL (solid), ANIL (dashed) against m/(d/n + 1)\nR² {r2n:.2f} on "
+                       f"log m/(d/n+1) against {r2m:.2f} on log m alone", fontsize=9)
+    collapse.legend(fontsize=7, loc="lower left", ncol=2)
+    every = np.concatenate(every)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    for ax in axes[:-1]:
+        figlib.plain_ticks(ax.xaxis, ms)
+    figlib.plain_ticks(collapse.xaxis, [x for x in (1, 2, 5, 10, 20) if
+                                        min(ms) / (D / min(ns) + 1) / 2 <= x <= max(ms) * 2])
+    figlib.plain_log(axes[0].yaxis, max(every.min(), 1e-3), 1.0)
+    axes[0].set_ylabel(f"dist(B_t, B*) at t = {c.steps}\n(mean, band min–max over "
+                       f"{c.trials} trials)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", fontsize=8, ncol=len(labels))
+    fig.suptitle(f"(c) finite samples: distance after {c.steps} rounds of fresh tasks against "
+                 f"the samples per task m, one panel per n; d={c.d}, k={c.k}, σ={c.sigma}, "
+                 f"α={c.alpha}, β={c.beta}", fontsize=10)
     return fig
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from linmeta.io import write_records
+from linmeta.plotting import band, method_style
 
 NAME = "g_samples"
 ONE_SHOT = ["mom", "mt_erm"]
@@ -139,40 +140,63 @@ def slope(N, dist) -> float:
     return float(np.log(mean[1] / mean[0]) / np.log(N[-1] / N[-2]))
 
 
-COLORS = {m: f"C{i}" for i, m in enumerate(ONE_SHOT + ITERATIVE)}
-MARKERS = {"mom": "*", "mt_erm": "D", "altmin": "^", "fedrep": "v", "fo_anil": "o",
-           "anil": "s", "fo_maml": "P", "maml": "X"}
+PANELS = (("per-task-head estimators and MoM, fixed data", ["mom", "mt_erm", "altmin", "fedrep"]),
+          ("meta-learners, fixed data", META),
+          ("fresh tasks and samples every round", ITERATIVE))
+OPEN = ("mt_erm", "fo_maml", "maml")  # drawn as rings over their twins (fedrep, fo_anil, anil)
+
+
+def _draw(ax, x, values, label, method, ls="-", every=1):
+    """Mean over trials with a min–max band, a marker at every ``every``-th point; values
+    (T, L)."""
+    mean, lo, hi = band(values)
+    style = method_style(method)
+    ring = method in OPEN
+    ax.plot(x, mean, ls, color=style["color"], marker=style["marker"],
+            markersize=9 if ring else 5, mfc="none" if ring else style["color"],
+            mew=1.5, markevery=every, label=label)
+    ax.fill_between(x, lo, hi, color=style["color"], alpha=0.12, linewidth=0)
 
 
 def plot_rows(rows: list[dict]) -> Figure:
     settings = sorted({(r["d"], r["k"], r["m"]) for r in rows})
-    fig = Figure(figsize=(6.2 * len(settings) + 2.2, 5.0), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(settings), sharey=True))
-    for ax, (d, k, m) in zip(axes, settings, strict=True):
-        for method, (N, last, _) in final_table(rows, d).items():
-            kind = "one-shot" if method in ONE_SHOT else "fixed data"
-            ok = np.isfinite(last).any(1)  # a size where every trial diverged is left out
-            figlib.draw_band(ax, N[ok] / (d * k), last[ok].T, f"{method} ({kind})", "-",
-                             COLORS[method], MARKERS[method])
-        for method, (N, dist) in fresh_curves(rows, d).items():
-            ok = N > 0
-            figlib.draw_band(ax, N[ok] / (d * k), dist[ok].T, f"{method} (fresh samples)", ":",
-                             COLORS[method])
-        ax.axvspan(1, 100, color="0.9", zorder=0)
-        ref = np.array([1.0, 100.0])
-        ax.plot(ref, 0.5 * ref ** -0.5, "k--", lw=0.8, label="∝ N^(-1/2)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("samples used N / (d k)")
-        ax.set_title(f"d={d}, k={k}, m={m} per task, σ=0.1\nshaded: the fixed-data grid "
-                     "(mt_erm under fedrep: the same minimiser)", fontsize=9)
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("dist(B, B*) (mean, band min–max over trials)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", fontsize=7)
-    fig.suptitle("(g) sample efficiency. Solid: every method on the same fixed N samples "
-                 "(iterative methods trained on them to convergence).\nDotted: fresh tasks and "
-                 "samples every round, distance against the samples drawn so far.", fontsize=9)
+    fig = Figure(figsize=(14, 4.2 * len(settings) + 0.8), layout="constrained")
+    axes = fig.subplots(len(settings), len(PANELS), sharex=True, sharey=True, squeeze=False)
+    for i, (d, k, m) in enumerate(settings):
+        fixed, fresh = final_table(rows, d), fresh_curves(rows, d)
+        for j, (title, methods) in enumerate(PANELS):
+            ax = axes[i, j]
+            for method in methods:
+                if j < 2 and method in fixed:
+                    N, last, _ = fixed[method]
+                    ok = np.isfinite(last).any(1)  # a size where every trial diverged is left out
+                    _draw(ax, N[ok] / (d * k), last[ok].T, method, method)
+                elif j == 2 and method in fresh:
+                    N, dist = fresh[method]
+                    ok = N > 0
+                    _draw(ax, N[ok] / (d * k), dist[ok].T, method, method, ":", every=8)
+            if j == 0:
+                ref = np.array([1.0, 100.0])
+                ax.plot(ref, 0.5 * ref ** -0.5, "k--", lw=0.8, label="∝ N^(-1/2)")
+            if j < 2:
+                ax.axvspan(1, 100, color="0.93", zorder=0)
+            ax.set_title(f"{title}\nd={d}, k={k}, m={m} per task", fontsize=9)
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.legend(fontsize=8, loc="lower left")
+    ax = axes[0, 0]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    figlib.plain_log(ax.xaxis, 1, 1e4)
+    figlib.plain_log(ax.yaxis, 1e-3, 1)
+    for ax in axes[-1]:
+        ax.set_xlabel("samples N / (d k): used (fixed data) or drawn so far (fresh)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("dist(B, B*)\n(mean, band min–max over trials)")
+    fig.suptitle("(g) sample efficiency: every method on the same fixed N samples (shaded: the "
+                 "fixed-data grid; iterative methods trained to convergence), and fresh samples "
+                 "every round (right)\nrings: mt_erm, fo_maml and maml, which land on fedrep "
+                 "(the same minimiser), fo_anil and anil; σ=0.1", fontsize=10)
     return fig
 
 

@@ -4,7 +4,8 @@ diagram, for MAML, ANIL and ERM in population mode.
 Population losses, d=20, k=3, n=20 fresh tasks per round, β=0.5, Collins22's initialisation
 (so ‖B₀‖² = 1/α per column), 150 outer steps, 3 trials × 2 seeds per grid point;
 α ∈ {0.05, …, 1} and heads N(0, diag(1, 1, μ²)) with μ ∈ {0.25, 0.5, 1} (docs/theory.md §1.1).
-42 points, ≈ 30 s on one core. The same figures from the command line::
+42 points, ≈ 30 s on one core. ``scripts/make_figures.py`` draws both figures through
+:func:`plots`; the same figures from the command line::
 
     linmeta sweep --set d=20 --set k=3 --set beta=0.5 --set steps=150 --set trials=3 \\
         --set n_test_tasks=0 --set methods=maml,anil,erm \\
@@ -35,15 +36,21 @@ def points(quick: bool):
     return expand(BASE, QUICK if quick else GRID, [0] if quick else [0, 1])
 
 
-if __name__ == "__main__":
-    args = figlib.arguments(__doc__).parse_args()
-    out = figlib.run_points(NAME, points(args.quick), args.quick, args.jobs or 1, args.results)
+def plots(out, pts) -> dict:
+    """``{file stem: Figure}``: the lines against α and the α × μ phase diagram."""
     finals = read_finals(out, "dist")
     if finals.unfinished:
         print(f"warning: {len(finals.unfinished)} points not finished", file=sys.stderr)
+    return {"sweep_alpha": sweep_lines_figure(finals, "alpha"),
+            "sweep_phase": sweep_heatmap_figure(finals, "alpha", "head_mu")}
+
+
+if __name__ == "__main__":
+    args = figlib.arguments(__doc__).parse_args()
+    pts = points(args.quick)
+    out = figlib.run_points(NAME, pts, args.quick, args.jobs or 1, args.results)
     suffix = "-quick" if args.quick else ""
-    for name, fig in (("sweep_alpha", sweep_lines_figure(finals, "alpha")),
-                      ("sweep_phase", sweep_heatmap_figure(finals, "alpha", "head_mu"))):
+    for name, fig in plots(out, pts).items():
         target = Path(args.figures) / f"{name}{suffix}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(target, dpi=130)

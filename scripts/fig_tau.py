@@ -2,8 +2,8 @@
 
 Claim-3 setting (finite samples, d=20, k=3, n=100, m_in=m_out=10, σ=0.1, α=0.1, β=0.2):
 MAML/FO-MAML and ANIL/FO-ANIL with τ ∈ {1, 2, 4} inner steps. docs/theory.md §1.3 notes the exact
-variants are faster early; the left panels show the trajectories, the right one the distance
-at t = 150 and at the end against τ.
+variants are faster early. One panel per family (MAML, ANIL) and τ, exact and first order side
+by side in each, with their means at t = 150 marked.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import figlib
 import numpy as np
 from matplotlib.figure import Figure
+
+from linmeta.plotting import band, method_style
 
 NAME = "e_tau"
 METHODS = ["maml", "fo_maml", "anil", "fo_anil"]
@@ -33,56 +35,55 @@ def points(quick: bool):
     return figlib.grid(base, {"tau": taus(quick)})
 
 
+FAMILIES = (("MAML", "maml", "fo_maml"), ("ANIL", "anil", "fo_anil"))
+
+
 def plot(out, pts) -> Figure:
-    fig = Figure(figsize=(14, 5.2), layout="constrained")
-    gs = fig.add_gridspec(2, 3)
-    axes = [fig.add_subplot(gs[:, 0]), fig.add_subplot(gs[:, 1])]
-    for i, p in enumerate(pts):
-        m = figlib.metrics(out, p)
-        for j, family in enumerate((("maml", "fo_maml"), ("anil", "fo_anil"))):
-            for method in family:
-                steps, values = m[(method, "dist")]
-                style = "--" if method.startswith("fo_") else "-"
-                figlib.draw_band(axes[j], steps, values, f"{method}, τ={p.config.tau}", style,
-                                 color=f"C{i}")
-    for j, name in enumerate(("MAML", "ANIL")):
-        axes[j].set_yscale("log")
-        axes[j].set_xlabel("outer step t")
-        axes[j].set_ylabel("dist(B_t, B*)")
-        axes[j].set_title(f"{name}: exact (solid) vs first order (dashed)", fontsize=9)
-        axes[j].grid(alpha=0.3)
-        axes[j].legend(fontsize=7)
     c = pts[0].config
     early_t = early_step(c)
-    tau = [p.config.tau for p in pts]
-    top = fig.add_subplot(gs[0, 2])
-    bottom = fig.add_subplot(gs[1, 2], sharex=top, sharey=top)
-    for ax, when in ((top, "early"), (bottom, "final")):
-        for k, method in enumerate(METHODS):
-            vals = []
-            for p in pts:
-                steps, values = figlib.metrics(out, p)[(method, "dist")]
-                vals.append(figlib.at_step(steps, values, early_t) if when == "early"
-                            else figlib.final(values))
-            x = np.arange(len(tau)) + (k - 1.5) * 0.17  # side by side, never on top
-            med = np.array([np.nanmedian(v) for v in vals])
-            q1 = np.array([np.nanpercentile(v, 25) for v in vals])
-            q3 = np.array([np.nanpercentile(v, 75) for v in vals])
-            exact = not method.startswith("fo_")
-            ax.errorbar(x, med, yerr=[med - q1, q3 - med], fmt="o" if exact else "s",
-                        mfc=f"C{k}" if exact else "white", color=f"C{k}", capsize=2,
-                        markersize=5, label=method)
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3, axis="y", which="both")
-        ax.set_ylabel(f"dist at t={early_t if when == 'early' else c.steps}")
-    bottom.set_xticks(range(len(tau)), [str(t) for t in tau])
-    bottom.set_xlabel("inner steps τ (median, bar: quartiles over trials)")
-    top.tick_params(labelbottom=False)
-    top.set_title(f"(e) d={c.d}, k={c.k}, n={c.n_tasks}, m={c.m_in}, σ={c.sigma}, α={c.alpha}, "
-                  f"β={c.beta}; {c.trials} trials\nearly (t={early_t}): exact (filled) below "
-                  "first order (open)", fontsize=9)
-    bottom.set_title(f"end of the run (t={c.steps})", fontsize=9)
-    top.legend(fontsize=7, ncol=4, loc="lower center")
+    fig = Figure(figsize=(13, 6.4), layout="constrained")
+    axes = fig.subplots(2, len(pts), sharex=True, sharey=True, squeeze=False)
+    for j, p in enumerate(pts):
+        m = figlib.metrics(out, p)
+        for i, (family, exact, first) in enumerate(FAMILIES):
+            ax = axes[i, j]
+            lost = []
+            for method, ls in ((exact, "-"), (first, "--")):
+                steps, values = m[(method, "dist")]
+                style = method_style(method)
+                kind = "exact" if method == exact else "first order"
+                figlib.draw_band(ax, steps, values, f"{method} ({kind})", ls, style["color"])
+                at = band(figlib.at_step(steps, values, early_t)[:, None])[0]
+                ax.plot([early_t], at, style["marker"], color=style["color"], markersize=6)
+                gone = int((~np.isfinite(values[:, -1])).sum())
+                if gone:
+                    lost.append(f"{method} {gone}/{values.shape[0]}")
+            if lost:
+                ax.text(0.02, 0.03, "diverged: " + ", ".join(lost), transform=ax.transAxes,
+                        fontsize=8, va="bottom")
+            ax.axvline(early_t, color="k", lw=0.8, alpha=0.4)
+            ax.set_title(f"{family}, τ = {p.config.tau} inner step{'s' * (p.config.tau > 1)}",
+                         fontsize=9)
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+    low = min(line.get_ydata().min() for ax in axes.ravel() for line in ax.get_lines()
+              if len(line.get_ydata()) > 2)
+    figlib.plain_log(axes[0, 0].yaxis, low, 1.0)
+    for ax in axes[-1]:
+        ax.set_xlabel("outer step t")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("dist(B_t, B*), mean and min–max\nover the trials not diverged")
+    handles, labels = [], []
+    for row in axes[:, 0]:
+        h, lab = row.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8,
+               title=f"marker: mean at t = {early_t}", title_fontsize=8)
+    fig.suptitle(f"(e) exact (solid) against first-order (dashed) meta-gradients, one panel per "
+                 f"family and number of inner steps τ\nd={c.d}, k={c.k}, n={c.n_tasks}, "
+                 f"m={c.m_in}, σ={c.sigma}, α={c.alpha}, β={c.beta}, {c.trials} trials",
+                 fontsize=10)
     return fig
 
 

@@ -1,7 +1,8 @@
 """Shared plumbing of the figure scripts: arguments, running a sweep, reading its points.
 
 Every figure script defines ``NAME``, ``points(quick) -> list[Point]`` and
-``plot(results, points) -> Figure``; :func:`main` runs the sweep (resumable, in
+``plot(results, points) -> Figure``, and ``REQUIRES`` (figure modules) when its plot also reads
+another figure's runs; :func:`main` runs the sweeps (resumable, in
 ``results/figures[-quick]/NAME``) and writes ``figures/NAME.png``. The reproduction report
 imports the same scripts, so it reads the very runs the figures show.
 """
@@ -15,14 +16,29 @@ import time
 from pathlib import Path
 
 import numpy as np
+from matplotlib import ticker
 
 from linmeta.executors import LocalExecutor
-from linmeta.plotting import band
+from linmeta.plotting import band, collins_rate, plain, theory_line
 from linmeta.results import read_metrics
 from linmeta.sweep import expand, point_dir, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = 10
+CRITERIA = ROOT / "docs" / "criteria.toml"
+
+
+def criteria(path=None) -> dict:
+    """The linear criteria, ``{name: {value, rows, whose, reason}}`` (``[linear.*]`` of
+    ``docs/criteria.toml``; the file's other tables are the few-shot report's)."""
+    import tomllib
+
+    with open(path or CRITERIA, "rb") as f:
+        return tomllib.load(f)["linear"]
+
+
+def value(crit: dict, name: str):
+    return crit[name]["value"]
 
 
 def results_root(quick: bool, root=None) -> Path:
@@ -84,6 +100,47 @@ def draw_band(ax, x, values, label, style="-", color=None, marker=None):
     return line
 
 
+def draw_theory(ax, method, steps, values, config, c_values, color="black") -> list:
+    """Collins22's predicted contraction beside one method's measured distance: the lines
+    ``dist₀ (1 − c αβ μ*²)ᵗ`` for each c in ``c_values`` (``{c: label}``), dist₀ the mean
+    distance at the first logged step, αβμ*² from :func:`linmeta.plotting.collins_rate`
+    (c = 1) and the line from :func:`linmeta.plotting.theory_line`. values (T, L).
+    Returns the lines drawn (none outside the theorem's setting)."""
+    rate = collins_rate(config.to_dict())
+    if rate is None:
+        return []
+    lines = []
+    for (c, label), style in zip(c_values.items(), ("--", ":"), strict=False):
+        drawn = theory_line({(method, "dist"): (steps, values)}, 1 - c * (1 - rate))
+        if drawn is not None:
+            lines += ax.plot(*drawn, style, color=color, lw=1.3, label=label)
+    return lines
+
+
+def c_labels(c_fit: float, where: str = "fitted on (b)") -> dict:
+    """``{c: legend label}`` of the theory lines: c as fitted on figure (b) and c = 1."""
+    out = {c_fit: f"theory, c = {c_fit:.3f} ({where}): dist₀ (1 − c αβμ*²)ᵗ"}
+    out[1.0] = "theory, c = 1 (E₀ absorbed): dist₀ (1 − αβμ*²)ᵗ"
+    return out
+
+
+def plain_ticks(axis, values) -> None:
+    """Ticks at ``values`` with plain labels (4, 0.5, 1e-05), no minor labels: for the log axes
+    of the figures, whose default labels read "4×10⁰"."""
+    axis.set_major_locator(ticker.FixedLocator(values))
+    axis.set_major_formatter(ticker.FuncFormatter(plain))
+    axis.set_minor_locator(ticker.NullLocator())
+
+
+def plain_log(axis, lo: float, hi: float) -> None:
+    """A log axis from ``lo`` to ``hi`` with plain labels: decades, plus 2 and 5 when it spans
+    under two decades."""
+    few = hi / lo < 100
+    axis.set_major_locator(ticker.LogLocator(10, subs=(1, 2, 5) if few else (1,)))
+    axis.set_major_formatter(ticker.FuncFormatter(plain))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def arguments(description: str):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="reduced grid (a smoke test)")
@@ -97,6 +154,8 @@ def arguments(description: str):
 def main(module, description: str):
     """Run a figure script: sweep, then plot to FIGURES/NAME.png (NAME-quick.png if --quick)."""
     args = arguments(description).parse_args()
+    for needed in getattr(module, "REQUIRES", ()):
+        run_points(needed.NAME, needed.points(args.quick), args.quick, args.jobs, args.results)
     points = module.points(args.quick)
     out = run_points(module.NAME, points, args.quick, args.jobs, args.results)
     fig = module.plot(out, points)

@@ -2,7 +2,10 @@
 
 Each figure's runs live in ``results/figures/<name>`` (``figures-quick`` with ``--quick``) and
 are reused when present, so a second call only redraws. ``--only a_population,c_finite``
-restricts the set.
+restricts the set. A module's ``plot(out, points)`` gives ``figures/<NAME>.png``; a module
+that draws several figures from one sweep (``fig_sweep``) gives ``plots(out, points)``, a dict
+``{file stem: Figure}``. Runs that a plot reads from another figure (``REQUIRES``) are run
+first.
 """
 
 from __future__ import annotations
@@ -11,28 +14,36 @@ import sys
 import time
 from pathlib import Path
 
+import fig_dimension
 import fig_diversity
 import fig_finite
 import fig_new_task
 import fig_population
 import fig_samples
+import fig_sweep
 import fig_tau
 import fig_width
 import figlib
 
 MODULES = [fig_population, fig_diversity, fig_finite, fig_new_task, fig_tau, fig_width,
-           fig_samples]
+           fig_samples, fig_dimension, fig_sweep]
 
 
-def make(module, quick: bool, jobs=None, results=None, figures=None) -> Path:
+def make(module, quick: bool, jobs=None, results=None, figures=None) -> list[Path]:
+    for needed in getattr(module, "REQUIRES", ()):
+        figlib.run_points(needed.NAME, needed.points(quick), quick, jobs, results)
     points = module.points(quick)
     out = figlib.run_points(module.NAME, points, quick, jobs, results)
-    fig = module.plot(out, points)
+    drawn = (module.plots(out, points) if hasattr(module, "plots")
+             else {module.NAME: module.plot(out, points)})
     suffix = "-quick" if quick else ""
-    target = Path(figures or figlib.ROOT / "figures") / f"{module.NAME}{suffix}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=130)
-    return target
+    targets = []
+    for name, fig in drawn.items():
+        target = Path(figures or figlib.ROOT / "figures") / f"{name}{suffix}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(target, dpi=130)
+        targets.append(target)
+    return targets
 
 
 if __name__ == "__main__":
@@ -42,5 +53,6 @@ if __name__ == "__main__":
     chosen = [m for m in MODULES if args.only is None or m.NAME in args.only.split(",")]
     for module in chosen:
         start = time.perf_counter()
-        target = make(module, args.quick, args.jobs, args.results, args.figures)
-        print(f"wrote {target} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+        targets = make(module, args.quick, args.jobs, args.results, args.figures)
+        print(f"wrote {', '.join(map(str, targets))} ({time.perf_counter() - start:.0f} s)",
+              file=sys.stderr)

@@ -141,3 +141,22 @@ def test_a_linked_grid_key_is_found_by_any_of_its_fields():
     assert finals.key("m_in") == finals.key("m_out") == finals.key("m_in+m_out") == "m_in+m_out"
     with pytest.raises(SweepError, match="one value"):
         finals.key("n_tasks")
+
+
+def test_make_figures_draws_the_sweep_figures(tmp_path):
+    """scripts/fig_sweep.py fits make_figures' pattern through ``plots``: one sweep, two
+    figures."""
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    sys.path.insert(0, str(scripts))
+    try:
+        import fig_sweep
+        import make_figures
+    finally:
+        sys.path.remove(str(scripts))
+    targets = make_figures.make(fig_sweep, quick=True, jobs=1, results=tmp_path / "runs",
+                                figures=tmp_path / "figs")
+    assert sorted(t.name for t in targets) == ["sweep_alpha-quick.png", "sweep_phase-quick.png"]
+    assert all(t.stat().st_size > 10_000 for t in targets)

@@ -69,3 +69,34 @@ def test_the_line_stops_at_the_distances_accuracy():
     fig = convergence_figure([("r", metrics)], theory=0.5)
     (line,) = [x for x in fig.axes[0].get_lines() if x.get_label().startswith("theory")]
     assert line.get_ydata().min() >= 1e-16 and line.get_xdata()[-1] == 53
+
+
+def test_the_figure_scripts_draw_the_rate_with_each_c(tmp_path):
+    """scripts/figlib.draw_theory, which figures (a) and (b) use: one line per c, equal to
+    dist₀ (1 − c αβμ*²)ᵗ with dist₀ the method's mean first distance; none outside the
+    theorem's setting."""
+    import sys
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    try:
+        import figlib
+    finally:
+        sys.path.pop(0)
+    steps = np.arange(0, 41, 2)
+    values = np.array([[0.9] * steps.size, [0.7] * steps.size])
+    cfg = Config(alpha=0.4, beta=0.5, head_mu=0.6)
+    ax = Figure().add_subplot()
+    lines = figlib.draw_theory(ax, "anil", steps, values, cfg, {0.8: "theory, c = 0.8",
+                                                                1.0: "theory, c = 1"})
+    assert [line.get_label() for line in lines] == ["theory, c = 0.8", "theory, c = 1"]
+    for line, c in zip(lines, (0.8, 1.0), strict=True):
+        t = np.asarray(line.get_xdata())
+        assert list(t) == list(range(41))
+        np.testing.assert_allclose(line.get_ydata(), 0.8 * (1 - c * 0.4 * 0.5 * 0.36) ** t,
+                                   rtol=1e-12)
+    finite = Config(mode="finite", alpha=0.4, beta=0.5)
+    assert figlib.draw_theory(ax, "anil", steps, values, finite, {1.0: "theory"}) == []
+    assert figlib.draw_theory(ax, "erm", steps, values, cfg, {1.0: "theory"}) == []
