@@ -186,7 +186,7 @@ def _numeric(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def _plain_log_axis(axis, lo: float, hi: float) -> None:
+def plain_log_axis(axis, lo: float, hi: float) -> None:
     """Plain labels on a log axis: decades, or 1-2-5 ticks when it spans under two decades."""
     few = not (lo > 0 and hi / lo >= 100)
     axis.set_major_locator(ticker.LogLocator(10, subs=(1, 2, 5) if few else (1,)))
@@ -293,7 +293,7 @@ def sweep_lines_figure(finals: SweepFinals, x: str, logy: bool = True) -> Figure
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-        _plain_log_axis(ax.yaxis, values.min(), values.max())
+        plain_log_axis(ax.yaxis, values.min(), values.max())
     ax.set_xticks(pos, [plain(v) if numeric else str(v) for v in xs])
     ax.xaxis.set_minor_locator(ticker.NullLocator())
     for i, a in enumerate(axes[:len(panels)]):
@@ -375,7 +375,7 @@ def sweep_heatmap_figure(finals: SweepFinals, x: str, y: str, logc: bool = True)
     bar.set_label(f"final {SHORT.get(finals.metric, finals.metric)}, "
                   f"mean over {_replicates(finals)}")
     if isinstance(norm, colors.LogNorm):
-        _plain_log_axis(bar.ax.yaxis, norm.vmin, norm.vmax)
+        plain_log_axis(bar.ax.yaxis, norm.vmin, norm.vmax)
     grey = any(np.isnan(g).any() for g in grids.values())
     missing = f" (grey: {_gaps(finals)})" if grey else ""
     fig.suptitle(f"Final {SHORT.get(finals.metric, finals.metric)} over {_name(x)} and "

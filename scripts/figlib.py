@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib import ticker
 
 from linmeta.executors import LocalExecutor
-from linmeta.plotting import band, collins_rate, plain, theory_line
+from linmeta.plotting import band, collins_rate, plain, plain_log_axis, theory_line
 from linmeta.results import read_metrics
 from linmeta.sweep import expand, point_dir, run_sweep
 
@@ -132,13 +132,8 @@ def plain_ticks(axis, values) -> None:
     axis.set_minor_locator(ticker.NullLocator())
 
 
-def plain_log(axis, lo: float, hi: float) -> None:
-    """A log axis from ``lo`` to ``hi`` with plain labels: decades, plus 2 and 5 when it spans
-    under two decades."""
-    few = hi / lo < 100
-    axis.set_major_locator(ticker.LogLocator(10, subs=(1, 2, 5) if few else (1,)))
-    axis.set_major_formatter(ticker.FuncFormatter(plain))
-    axis.set_minor_formatter(ticker.NullFormatter())
+#: a log axis with plain labels (decades, or 1-2-5 ticks under two decades), as linmeta plot draws
+plain_log = plain_log_axis
 
 
 def arguments(description: str):
