@@ -5,6 +5,8 @@
     python scripts/fewshot_all.py --tier kao-omniglot --jobs 2
                                                   # Kao22's Omniglot setting
                                                   # -> results/fewshot_kao_omniglot/
+    python scripts/fewshot_all.py --tier kao-long # its random head to 9000 steps, resuming
+                                                  # the finished kao-omniglot runs
     python scripts/fewshot_all.py --quick         # the 16 px tier -> runs/fewshot_quick/ only
     python scripts/fewshot_all.py --list          # the grid and what is done
     python scripts/fewshot_all.py --executor dask --scheduler tcp://HOST:8786
@@ -39,7 +41,8 @@ DEFAULTS = {"protocol": (ROOT / "results" / "fewshot", ROOT / "runs" / "fewshot_
             "kao-omniglot": (ROOT / "results" / "fewshot_kao_omniglot",
                              ROOT / "runs" / "fewshot_kao_omniglot"),
             "kao-ablation": (ROOT / "results" / "fewshot_kao_ablation",
-                             ROOT / "runs" / "fewshot_kao_ablation")}
+                             ROOT / "runs" / "fewshot_kao_ablation"),
+            "kao-long": (ROOT / "results" / "fewshot_kao_long", ROOT / "runs" / "fewshot_kao_long")}
 
 
 def _fmt_s(s: float) -> str:
@@ -82,7 +85,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tier", choices=sorted(DEFAULTS), default=None,
                     help="which grid: protocol (default), quick, long, kao-omniglot (Kao22's "
                          "own Omniglot setting -> results/fewshot_kao_omniglot/), or "
-                         "kao-ablation (claim e: one factor at a time toward the protocol)")
+                         "kao-ablation (claim e: one factor at a time toward the protocol), or "
+                         "kao-long (the kao-omniglot random head to 9000 steps)")
     ap.add_argument("--quick", action="store_true",
                     help="the 16 px tier (--tier quick); writes only under runs/fewshot_quick/")
     ap.add_argument("--long", action="store_true",
@@ -96,6 +100,11 @@ def main(argv=None) -> int:
                          "of --jobs workers)")
     ap.add_argument("--results", type=Path, help="point files (default: results/fewshot/)")
     ap.add_argument("--work", type=Path, help="run directories and checkpoints (not in git)")
+    ap.add_argument("--start", type=Path, default=None,
+                    help="for a tier that continues another (kao-long): that tier's --work, "
+                         "whose finished runs are copied in and resumed (default: its default "
+                         "--work; a point without one there trains from step 0, to the same "
+                         "result)")
     ap.add_argument("--only", nargs="*", default=None, metavar="SETTING",
                     help="run only these settings")
     ap.add_argument("--max-points", type=int, default=None,
@@ -114,6 +123,7 @@ def main(argv=None) -> int:
     tier = grid.TIERS[tier_name]
     results = args.results or DEFAULTS[tier_name][0]
     work = args.work or DEFAULTS[tier_name][1]
+    start = args.start or (DEFAULTS[tier.extends][1] if tier.extends else None)
     pts = grid.points(tier)
     names = {s.name for s, _ in pts}
     if args.only is not None:
@@ -167,7 +177,7 @@ def main(argv=None) -> int:
                 while pending and len(running) < slots:
                     s, k = pending.pop(0)
                     fut = ex.submit(grid.run_named_point, tier_name, s.name, k, str(results),
-                                    str(work))
+                                    str(work), str(start) if start else None)
                     running[fut] = (s, k)
                 finished, _ = wait(list(running), timeout=20, return_when=FIRST_COMPLETED)
                 for fut in finished:

@@ -24,6 +24,7 @@ from linmeta.fewshot.claims.report import (
     load_criteria,
     load_points,
     load_probe,
+    lookup,
     nil_gain,
     paired,
     render,
@@ -303,7 +304,6 @@ def fig_kao_ablation(abl, kao, pts) -> Figure:
     """Claim (e): the test-time-zeroing gain at step 1000 for each factor moved toward the
     protocol tier, between the two tiers' own values."""
     from linmeta.fewshot.claims.grid import ABLATION_COMBINED, ABLATION_FACTORS
-    from linmeta.fewshot.claims.report import lookup
 
     rows = [("kao-omniglot tier", kao.get("omni-fo-random", {}), "C2")]
     rows += [(label, abl.get(name, {}), "C0") for name, _, label in ABLATION_FACTORS]
@@ -328,6 +328,40 @@ def fig_kao_ablation(abl, kao, pts) -> Figure:
              "the sign flips with: " + ", ".join(neg))
     ax.set_title(f"(e) one factor at a time from Kao22's setting toward the protocol:\n{found}",
                  fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def fig_kao_long(klong, kao, long) -> Figure:
+    """The kao-long tier: the random head's test-time-zeroing gain to 9000 steps, per seed,
+    beside Kao22's (to step 2970) and the protocol tier's long run."""
+    fig = Figure(figsize=(7.5, 4.2))
+    ax = fig.subplots()
+    ref = KAO22_OMNIGLOT["omni-fo-random"]["gain_1"]
+    ks = sorted(ref)
+    ax.plot(ks, [ref[k][0] for k in ks], "k--x", label="Kao22, random head (their logs)")
+    for k, d in sorted(klong.get("omni-fo-random", {}).items()):
+        short = kao.get("omni-fo-random", {}).get(k)  # every 500 steps up to 3000
+        cols = {c["step"]: c for c in (short["test_zeroed"] if short else [])}
+        cols.update({c["step"]: c for c in d["test_zeroed"]})
+        steps = sorted(cols)
+        ax.plot(steps, [100 * zeroed_gain(cols[s]) for s in steps], marker="o", ms=3,
+                color=f"C{k}", label=f"linmeta, seed {k}")
+    for d in (long or {}).get("kao-fo-random", {}).values():
+        col = d["test_zeroed"][-1]
+        ax.plot([col["step"]], [100 * zeroed_gain(col)], "s", color="C3", ms=8,
+                label="protocol tier, 8000 steps (one seed)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(3000, color="grey", lw=0.6, ls=":")
+    ax.set_xlabel("outer step of the checkpoint")
+    ax.set_ylabel("accuracy with the head zeroed at test time\nminus as trained (points, "
+                  "1 test step)")
+    ax.legend(fontsize=7)
+    end = interval(lookup(test_zeroing_gain(step=9000), d)
+                   for d in klong.get("omni-fo-random", {}).values())
+    found = (f"at step 9000 the gain is {_p(end['mean'], True)} points (n={end['n']})"
+             if end["n"] else "no run has reached step 9000 yet")
+    ax.set_title(f"Kao22's Omniglot setting trained 3× longer: {found}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -403,19 +437,23 @@ def main(argv=None) -> int:
     kao = side(load_points, "fewshot_kao_omniglot")
     probe = side(load_probe, "fewshot_cosine")
     abl = side(load_points, "fewshot_kao_ablation")
+    klong = side(load_points, "fewshot_kao_long")
     if kao:
         _save(fig_kao_omniglot(kao), figs / "fewshot_kao_omniglot.png")
         made.append("fewshot_kao_omniglot.png")
     if abl:
         _save(fig_kao_ablation(abl, kao or {}, pts), figs / "fewshot_kao_ablation.png")
         made.append("fewshot_kao_ablation.png")
+    if klong:
+        _save(fig_kao_long(klong, kao or {}, long), figs / "fewshot_kao_long.png")
+        made.append("fewshot_kao_long.png")
     if probe:
         _save(fig_cosine_probe(probe), figs / "fewshot_cosine_probe.png")
         made.append("fewshot_cosine_probe.png")
     rel = os.path.relpath(figs.resolve(), out.resolve().parent)
     text = render(pts, rel, "quick" if args.quick else "protocol", tuple(made), long,
                   crit=load_criteria(ROOT / "docs" / "criteria.toml"), probe=probe, kao=kao,
-                  ablation=abl)
+                  ablation=abl, kao_long=klong)
     atomic_write_text(out, text)
     n = sum(len(v) for v in pts.values())
     print(f"{out}: {n} points; figures in {figs}", file=sys.stderr)

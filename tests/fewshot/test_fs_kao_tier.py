@@ -187,3 +187,54 @@ def test_ablation_moves_one_factor_each_then_the_architecture_together():
     assert set().union(*singles) == {"meta_batch", "n_query", "inner_steps", "head_scale",
                                      "channels", "downsample"}
     assert [c for phase, c in moved if phase == 1] == [{"channels", "downsample"}]
+
+
+def test_long_tier_continues_the_kao_tiers_random_head():
+    long = grid.TIERS["kao-long"]
+    assert long.extends == "kao-omniglot" and long.base.steps == 9000
+    assert [s.name for s in grid.settings(long)] == ["omni-fo-random"]
+    # the same run but for its length, so a finished kao-omniglot run can be resumed
+    for seed in range(3):
+        short = grid.settings(KAO)[0].config(KAO.base, seed)
+        assert dataclasses.replace(short, steps=9000) == grid.settings(long)[0].config(
+            long.base, seed)
+
+
+TINY_LONG = dataclasses.replace(TINY, name="tiny-long",
+                                base=dataclasses.replace(TINY.base, steps=6),
+                                only=("omni-fo-random",), extends="tiny-kao", zeroed_every=4)
+
+
+def test_a_continued_run_is_the_run_trained_from_step_0(random_point, tmp_path):
+    """The tier that extends another copies its finished run in and resumes it; the point must
+    equal the same point trained from step 0 with no run to start from, measurement for
+    measurement. Test-time zeroing is scored only at multiples of ``zeroed_every``."""
+    _, _, short_run = random_point
+    setting = grid.settings(TINY_LONG)[0]
+    start = short_run.parents[1]  # the work directory of the tier it extends
+    steps = []
+    continued = grid.run_point(setting, 0, TINY_LONG, tmp_path / "a" / "res",
+                               tmp_path / "a" / "work", start=start,
+                               progress=lambda _n, _k, step, _s: steps.append(step))
+    assert steps == [5, 6]  # resumed after the shorter run's last step, 4
+    fresh = grid.run_point(setting, 0, TINY_LONG, tmp_path / "b" / "res", tmp_path / "b" / "work")
+    assert [c["step"] for c in continued["test_zeroed"]] == [4]
+    for key in ("test", "test_zeroed", "diagnosis", "curve"):
+        assert continued[key] == fresh[key], key
+
+
+def test_nothing_is_copied_from_an_unfinished_or_different_run(random_point, tmp_path):
+    _, _, short_run = random_point
+    setting = grid.settings(TINY_LONG)[0]
+    fake = tmp_path / "start" / setting.name / "seed0"
+    (fake / "checkpoints").mkdir(parents=True)
+    for name in ("step_0000002.npz",):  # stopped at step 2 of 4: unfinished
+        (fake / "checkpoints" / name).write_bytes(
+            (short_run / "checkpoints" / name).read_bytes())
+    out = tmp_path / "work" / setting.name / "seed0"
+    assert not grid.start_from(setting, 0, TINY_LONG, out, tmp_path / "start")
+    other = dataclasses.replace(TINY_LONG, base=dataclasses.replace(TINY_LONG.base, outer_lr=2e-3))
+    assert not grid.start_from(setting, 0, other, out, short_run.parents[1])
+    assert not out.exists()
+    assert grid.start_from(setting, 0, TINY_LONG, out, short_run.parents[1])
+    assert not grid.start_from(setting, 0, TINY_LONG, out, short_run.parents[1])  # has one now

@@ -117,3 +117,34 @@ def test_ablation_section_pairs_each_factor_with_the_kao_tier():
     assert rows["kao-omniglot tier (all factors at Kao22's values)"].endswith("| positive |")
     # the paired change: (−0.020 − 0.045), (−0.022 − 0.046), (−0.024 − 0.047) → −6.8 points
     assert "-6.8 ± " in rows["2 → 1 inner steps in training"]
+
+
+def _long(g3000, g9000, seeds=3):
+    """kao-long points whose gain is ``g3000`` at step 3000 and ``g9000`` at 9000 (per seed a
+    small offset, the same at both steps, so the paired change is exact)."""
+    steps = report.KAO_LONG_STEPS
+    return {"omni-fo-random": {
+        k: _point(0.9, 0.92, tuple(g3000 + (g9000 - g3000) * (s - 3000) / 6000 + 0.004 * k
+                                   for s in steps), steps)
+        for k in range(seeds)}}
+
+
+@pytest.mark.parametrize("g3000, g9000, shrink, sign", [
+    (0.03, -0.04, "shrinks", "negative"),
+    (0.03, 0.02, "shrinks", "positive"),
+    (0.02, 0.05, "grows", "positive"),
+])
+def test_kao_long_verdicts_follow_the_pre_registered_rules(g3000, g9000, shrink, sign):
+    rows = report.kao_long_verdicts(_long(g3000, g9000), CRIT)
+    assert [r["verdict"] for r in rows] == [shrink, sign]
+    assert rows[0]["rule"] == CRIT["kao_long"]["shrinks"]
+
+
+def test_kao_long_is_inconclusive_with_one_seed_and_its_section_prints_its_rules():
+    rows = report.kao_long_verdicts(_long(0.03, -0.04, seeds=1), CRIT)
+    assert rows[0]["verdict"] == report.OPEN and rows[1]["verdict"] == "one seed"
+    md = report.render({}, "figs", crit=CRIT, kao_long=_long(0.03, -0.04))
+    assert "### Longer training at Kao22's setting" in md
+    assert " ".join(CRIT["kao_long"]["reason"].split())[:80] in md
+    assert "+4.93 ± 0.15 (step 2970)" in md  # Kao22's gain beside ours at step 3000
+    assert "### Longer training" not in report.render({}, "figs", crit=CRIT)

@@ -828,6 +828,55 @@ def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
     return out
 
 
+#: The checkpoints at which the kao-long tier scores test-time zeroing (its ``zeroed_every``).
+KAO_LONG_STEPS = (1500, 3000, 4500, 6000, 7500, 9000)
+
+
+def kao_long_verdicts(klong: dict, crit: dict) -> list:
+    """The kao-long tier's two pre-registered verdicts (``[kao_long]`` of the criteria):
+    ``[{what, measured, verdict}]``, the gain after 1 test step in points."""
+    runs = klong.get("omni-fo-random", {})
+    end = interval(lookup(test_zeroing_gain(step=9000), d) for d in runs.values())
+    change = interval(lookup(lambda d: test_zeroing_gain(step=9000)(d)
+                             - test_zeroing_gain(step=3000)(d), d) for d in runs.values())
+    shrink = {HOLDS: "grows", FAILS: "shrinks", OPEN: OPEN}[direction(change)]
+    return [dict(what="gain at 9000 − gain at 3000, paired by seed",
+                 measured=pct(change, True), verdict=shrink,
+                 rule=crit.get("kao_long", {}).get("shrinks", "")),
+            dict(what="gain at 9000", measured=pct(end, True), verdict=_sign(end),
+                 rule=crit.get("kao_long", {}).get("sign", ""))]
+
+
+def kao_long_section(klong: dict, crit: dict) -> list:
+    """Markdown lines: the kao-omniglot tier's random head trained to 9000 steps."""
+    done, total = progress(klong, "kao-long")
+    runs = klong.get("omni-fo-random", {})
+    c = crit.get("kao_long", {})
+    ref = KAO22_OMNIGLOT["omni-fo-random"]["gain_1"]
+    out = ["", "### Longer training at Kao22's setting (the kao-long tier)", "",
+           f"`scripts/fewshot_all.py --tier kao-long` ({done}/{total} points done; point files in "
+           "`results/fewshot_kao_long/`): the kao-omniglot tier's random-head runs continued from "
+           "step 3000 to 9000 (bit for bit the runs trained 9000 steps from the start). "
+           + " ".join(c.get("question", "").split()), "",
+           "| outer step | as trained, 1 test step | head zeroed at test | gain (points) | "
+           "Kao22's gain |", "|---|---|---|---|---|"]
+    for step in KAO_LONG_STEPS:
+        model = interval(lookup(lambda d, s=step: zeroed_record(d, s)["model"]["1"]["acc"], d)
+                         for d in runs.values())
+        zeroed = interval(lookup(zeroed_acc(step=step), d) for d in runs.values())
+        gain = interval(lookup(test_zeroing_gain(step=step), d) for d in runs.values())
+        near = min(ref, key=lambda s, step=step: abs(s - step))
+        theirs = (f"{_kao22(ref[near], True)} (step {near})" if abs(near - step) <= 30
+                  else "– (their logs end at 2970)")
+        out.append(f"| {step} | {pct(model)} | {pct(zeroed)} | {pct(gain, True)} | {theirs} |")
+    out += ["", "| question | measured | verdict | rule |", "|---|---|---|---|"]
+    out += [f"| {r['what']} | {r['measured']} | **{r['verdict']}** | "
+            f"{' '.join(r['rule'].split())} |" for r in kao_long_verdicts(klong, crit)]
+    if c.get("reason"):
+        out += ["", "Why these rules: " + " ".join(c["reason"].split())]
+    return out
+
+
 def _sign(iv: dict) -> str:
     if iv["n"] < 2:
         return "–" if iv["n"] == 0 else "one seed"
@@ -901,10 +950,11 @@ def load_probe(results: Path) -> dict:
 def render(pts: dict, figures_rel: str, tier_name: str = "protocol",
            figures: tuple = (), long: dict | None = None, crit: dict | None = None,
            probe: dict | None = None, kao: dict | None = None,
-           ablation: dict | None = None) -> str:
+           ablation: dict | None = None, kao_long: dict | None = None) -> str:
     """The Markdown report; ``long``: the points of the ``long`` tier, shown beside the
     protocol's where there are any; ``probe``: the cosine probe's runs; ``kao``: the points
-    of the kao-omniglot tier; ``crit``: the criteria (default ``docs/criteria.toml``)."""
+    of the kao-omniglot tier; ``kao_long``: those of the kao-long tier; ``crit``: the criteria
+    (default ``docs/criteria.toml``)."""
     crit = crit or load_criteria()
     done, total = progress(pts, tier_name)
     rows = claims(pts, crit, probe)
@@ -943,6 +993,8 @@ def render(pts: dict, figures_rel: str, tier_name: str = "protocol",
         out += kao_omniglot_section(kao, crit)
     if ablation:
         out += kao_ablation_section(ablation, kao or {}, pts)
+    if kao_long:
+        out += kao_long_section(kao_long, crit)
     out += cosine_probe_section(probe or {})
     if long:
         out += longer_training(pts, long, crit)
