@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from linmeta.fewshot.data import (
+    OMNIGLYPH_RENDER,
     OMNIGLYPH_VERSION,
     default_split,
     nn_accuracy,
@@ -63,8 +64,8 @@ def main(argv=None) -> int:
     within, across = (nn["nn_1shot_5way"][k] for k in ("within_alphabet", "across_alphabets"))
     sizes = default_split(n_classes)
     summary = {
-        "set": f"omniglyphs v{OMNIGLYPH_VERSION}: {n_classes} classes in {n_alphabets} "
-               f"alphabets, {images.shape[1]} examples, {images.shape[2]} px",
+        "set": f"omniglyphs v{OMNIGLYPH_VERSION}r{OMNIGLYPH_RENDER}: {n_classes} classes in "
+               f"{n_alphabets} alphabets, {images.shape[1]} examples, {images.shape[2]} px",
         **nn,
         "split": dict(zip(("train", "val", "test"), sizes, strict=True)),
         "split_with_rotations": dict(zip(("train", "val", "test"), [4 * s for s in sizes],

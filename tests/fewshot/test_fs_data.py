@@ -1,6 +1,7 @@
 """Glyphs, omniglyphs, class splits, episodes and the on-disk loaders (tiny fixtures)."""
 
 import dataclasses
+import importlib
 import json
 import os
 import pickle
@@ -108,7 +109,7 @@ def test_omniglyphs_bit_identical_shapes_and_cache_round_trip(tmp_path):
     D.omniglyphs.cache_clear()
     np.testing.assert_array_equal(D.omniglyphs(30, 5, 28, seed=2, n_alphabets=3), a)  # written
     (path,) = (tmp_path / "cache").glob("omniglyphs-*.npz")
-    assert f"-v{D.OMNIGLYPH_VERSION}-" in path.name
+    assert f"-v{D.OMNIGLYPH_VERSION}r{D.OMNIGLYPH_RENDER}-" in path.name
     D.omniglyphs.cache_clear()
     np.testing.assert_array_equal(D.omniglyphs(30, 5, 28, seed=2, n_alphabets=3), a)  # read
     path.write_bytes(b"not an npz")  # a broken cache file is regenerated
@@ -317,3 +318,42 @@ def test_preview_script_writes_figure_and_numbers(tmp_path):
     nn = out["nn_1shot_5way"]
     assert nn["within_alphabet"] < nn["across_alphabets"]
     assert out["split"] == {"train": 136, "val": 12, "test": 52}
+
+
+def _default_omniglyph_class(c: int) -> np.ndarray:
+    """Class ``c`` of the default omniglyphs set (1,623 classes, 50 alphabets, seed 0), drawn
+    alone, as :func:`omniglyphs` draws it."""
+    G = importlib.import_module("linmeta.fewshot.data.glyphs")  # not the function `glyphs`
+
+    alphabet = G.omniglyph_alphabets(1623, 50, 0)
+    a = alphabet[c]
+    style = G._alphabet_style(np.random.default_rng(
+        np.random.SeedSequence(0, spawn_key=(G.OMNIGLYPH_VERSION, 1, a))))
+    rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(G.OMNIGLYPH_VERSION, 2, c)))
+    return G._draw(rng, G._character(rng, style), style, 20, 28)
+
+
+@pytest.mark.parametrize("c", [156, 959, 968])
+def test_omniglyph_pixels_do_not_depend_on_the_blas_thread_count(c):
+    """Classes 156, 959 and 968 are those whose pixels changed with the BLAS thread count when the
+    ink was summed in float32 (1 against 2 OpenBLAS threads, one grey level in a few pixels)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        one = _default_omniglyph_class(c)
+    with threadpool_limits(4, user_api="blas"):
+        many = _default_omniglyph_class(c)
+    np.testing.assert_array_equal(one, many)
+
+
+def test_one_class_drawn_alone_is_that_class_of_the_set():
+    """The helper above draws what the set holds (so the thread test tests the set)."""
+    full = D.omniglyphs(40, 20, 28, seed=0, n_alphabets=2, cache=False)
+    G = importlib.import_module("linmeta.fewshot.data.glyphs")
+
+    alphabet = G.omniglyph_alphabets(40, 2, 0)
+    style = G._alphabet_style(np.random.default_rng(
+        np.random.SeedSequence(0, spawn_key=(G.OMNIGLYPH_VERSION, 1, alphabet[37]))))
+    rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(G.OMNIGLYPH_VERSION, 2, 37)))
+    np.testing.assert_array_equal(G._draw(rng, G._character(rng, style), style, 20, 28),
+                                  full[37, ..., 0])

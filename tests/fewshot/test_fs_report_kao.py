@@ -148,3 +148,17 @@ def test_kao_long_is_inconclusive_with_one_seed_and_its_section_prints_its_rules
     assert " ".join(CRIT["kao_long"]["reason"].split())[:80] in md
     assert "+4.93 ± 0.15 (step 2970)" in md  # Kao22's gain beside ours at step 3000
     assert "### Longer training" not in report.render({}, "figs", crit=CRIT)
+
+
+def test_the_report_names_the_points_of_each_data_build():
+    a, b = {"test": "aaaa", "train": "x", "val": "y"}, {"test": "bbbb", "train": "x", "val": "y"}
+    pts = {"kao-fo-random": {0: {"data_sha256": a}, 1: {"data_sha256": a}},
+           "kao-maml": {0: {"data_sha256": b, "data_version": "v1r2"}}}
+    text = report.data_builds_text({"": pts, "kao-omniglot": {"omni-fo-random": {
+        0: {"data_sha256": a}}}})
+    assert text.startswith("**The points come from 2 builds of the data**")
+    assert "`aaaa` (r1, 3 points): kao-fo-random seeds 0, 1, kao-omniglot omni-fo-random " \
+           "seed 0." in text
+    assert "`bbbb` (v1r2, 1 point): kao-maml seed 0." in text
+    one = report.data_builds_text({"": {"kao-maml": {0: {"data_sha256": a}}}})
+    assert one == "All points were computed on the same data (fingerprints agree)."

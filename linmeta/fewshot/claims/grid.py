@@ -58,6 +58,7 @@ from linmeta.io import atomic_write_text
 from linmeta.results import DirectoryBusy, exclusive_dir
 
 from ..data.episodes import Episodes, sample_episodes, stream
+from ..data.glyphs import GLYPH_VERSION, OMNIGLYPH_RENDER, OMNIGLYPH_VERSION
 from ..engine.evaluate import evaluate, evaluate_predictor
 from ..engine.meta import InnerSpec, inner_loop, zero_head
 from ..engine.network import KAIMING, Network, forward, head_index, tree_float64
@@ -512,13 +513,21 @@ MEASUREMENTS: dict[str, Callable[[Trained], object]] = {
 MEASURES = tuple(MEASUREMENTS)
 
 
+def data_version(dataset: str) -> str | None:
+    """The generator's version of a generated data set (``v<draws>r<render>`` for
+    omniglyphs), None for data read from disk."""
+    return {"omniglyphs": f"v{OMNIGLYPH_VERSION}r{OMNIGLYPH_RENDER}",
+            "glyphs": f"v{GLYPH_VERSION}"}.get(dataset)
+
+
 def measure(setting: Setting, tier: Tier, cfg: TrainConfig, out: Path) -> dict:
     """Every measurement of ``setting.measures`` from the run in ``out`` (:data:`MEASUREMENTS`),
     and ``data_sha256``, a fingerprint of each class pool."""
     net, data, _, dtype = build(cfg)
     states = _checkpoint_states(out, net, cfg, dtype)
     res: dict = {"data_sha256": {k: hashlib.sha256(np.ascontiguousarray(v).tobytes())
-                                 .hexdigest()[:16] for k, v in sorted(data.items())}}
+                                 .hexdigest()[:16] for k, v in sorted(data.items())},
+                 "data_version": data_version(cfg.dataset)}
     tr = Trained(net, data, dtype, cfg, tier, states,
                  _batches(data["test"], tier.probe_tasks, cfg, TEST_SEED, dtype))
     for name, fn in MEASUREMENTS.items():

@@ -15,6 +15,7 @@ from .datasets import (
 )
 from .glyphs import (
     GLYPH_VERSION,
+    OMNIGLYPH_RENDER,
     OMNIGLYPH_VERSION,
     cache_dir,
     glyphs,
@@ -24,7 +25,8 @@ from .glyphs import (
 )
 from .loaders import load_mini_imagenet, load_npz, load_omniglot
 
-__all__ = ["DATASETS", "GENERATED", "GLYPH_VERSION", "OMNIGLYPH_VERSION", "ClassPools",
+__all__ = ["DATASETS", "GENERATED", "GLYPH_VERSION", "OMNIGLYPH_RENDER",
+           "OMNIGLYPH_VERSION", "ClassPools",
            "DataError", "cache_dir", "default_split", "glyphs", "load_dataset",
            "load_mini_imagenet", "load_npz", "load_omniglot", "nn_accuracy",
            "omniglyph_alphabets", "omniglyphs", "rotate_classes", "split_classes"]

@@ -139,7 +139,12 @@ def _cached_images(path: Path, shape: tuple, cache: bool, make) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- omniglyphs
 
-OMNIGLYPH_VERSION = 1
+OMNIGLYPH_VERSION = 1  # the random draws (a key of every stream): the characters themselves
+#: How the drawn characters become pixels. Revision 1 summed the ink in float32 through BLAS,
+#: whose rounding depends on the BLAS thread count and machine: on one machine, builds with 1
+#: and 2 threads differed in 3 of the 1,623 classes (1.2e-7 of the pixels, one grey level each).
+#: Revision 2 sums in float64, so the pixels are the same wherever they are built.
+OMNIGLYPH_RENDER = 2
 _TAU = 2 * np.pi
 
 
@@ -343,12 +348,14 @@ def _draw(rng: np.random.Generator, strokes: list, st: _Style, n: int, size: int
     lo, hi = pts.min(-1, keepdims=True), pts.max(-1, keepdims=True)
     pts = pts + np.clip(0, a - lo, 1 - a - hi)
     gain = rng.uniform(2.0, 3.0, (n, 1))
-    px = (pts * size - 0.5).astype(np.float32)  # pixel j's centre at j
-    grid = np.arange(size, dtype=np.float32)
-    inv = (0.5 / sigma**2).astype(np.float32)
+    # float64 throughout (OMNIGLYPH_RENDER): a float32 product's rounding depends on how BLAS
+    # splits the sum, which moved a few pixels across a grey level between thread counts
+    px = pts * size - 0.5  # pixel j's centre at j
+    grid = np.arange(size, dtype=np.float64)
+    inv = 0.5 / sigma**2
     gx = np.exp(-np.square(px[:, 0, :, None] - grid) * inv)  # (n, P, W)
     gy = np.exp(-np.square(px[:, 1, :, None] - grid) * inv)  # (n, P, H)
-    wi = (gain * w * size / (sigma[..., 0] * np.sqrt(_TAU))).astype(np.float32)  # (n, P)
+    wi = gain * w * size / (sigma[..., 0] * np.sqrt(_TAU))  # (n, P)
     ink = 1 - np.exp(-((gy * wi[..., None]).transpose(0, 2, 1) @ gx))  # (n, H, W)
     return np.round(ink * 255).astype(np.uint8)
 
@@ -396,8 +403,8 @@ def omniglyphs(n_classes: int = 1623, n_per_class: int = 20, size: int = 28, see
     if min(n_classes, n_per_class, size) < 1:
         raise ValueError("omniglyphs: n_classes, n_per_class and size must be >= 1")
     alphabet = omniglyph_alphabets(n_classes, n_alphabets, seed)
-    path = cache_dir() / (f"omniglyphs-v{OMNIGLYPH_VERSION}-s{seed}-c{n_classes}"
-                          f"-a{alphabet[-1] + 1}-k{n_per_class}-{size}.npz")
+    path = cache_dir() / (f"omniglyphs-v{OMNIGLYPH_VERSION}r{OMNIGLYPH_RENDER}-s{seed}"
+                          f"-c{n_classes}-a{alphabet[-1] + 1}-k{n_per_class}-{size}.npz")
     shape = (n_classes, n_per_class, size, size, 1)
 
     def make():
