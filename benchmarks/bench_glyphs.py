@@ -17,7 +17,7 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-from linmeta.fewshot.data import OMNIGLYPH_VERSION, omniglyphs
+from linmeta.fewshot.data import OMNIGLYPH_RENDER, OMNIGLYPH_VERSION, omniglyphs
 
 
 def main(argv=None) -> None:
@@ -35,8 +35,9 @@ def main(argv=None) -> None:
             arr = omniglyphs(args.n_classes, args.n_per_class, args.size, cache=False)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    print(f"omniglyphs v{OMNIGLYPH_VERSION} {arr.shape} ({arr.nbytes / 1e6:.1f} MB), one "
-          f"thread, {platform.processor() or platform.machine()}, load average "
+    print(f"omniglyphs v{OMNIGLYPH_VERSION}r{OMNIGLYPH_RENDER} {arr.shape} "
+          f"({arr.nbytes / 1e6:.1f} MB), one thread, "
+          f"{platform.processor() or platform.machine()}, load average "
           f"{os.getloadavg()[0]:.1f}: min {min(times):.2f} s, median "
           f"{statistics.median(times):.2f} s over {args.repeat} builds (CPU time: min "
           f"{min(cpu):.2f} s; on a busy machine it is the better guide)")
