@@ -303,11 +303,12 @@ def fig_kao_omniglot(kao) -> Figure:
 def fig_kao_ablation(abl, kao, pts) -> Figure:
     """Claim (e): the test-time-zeroing gain at step 1000 for each factor moved toward the
     protocol tier, between the two tiers' own values."""
-    from linmeta.fewshot.claims.grid import ABLATION_COMBINED, ABLATION_FACTORS
+    from linmeta.fewshot.claims.grid import ABLATION_COMBINED, ABLATION_DATA, ABLATION_FACTORS
 
     rows = [("kao-omniglot tier", kao.get("omni-fo-random", {}), "C2")]
     rows += [(label, abl.get(name, {}), "C0") for name, _, label in ABLATION_FACTORS]
     rows += [(label, abl.get(name, {}), "C4") for name, _, label in ABLATION_COMBINED]
+    rows += [(label, abl.get(name, {}), "C5") for name, _, label in ABLATION_DATA]
     rows.append(("protocol tier", pts.get("kao-fo-random", {}), "C3"))
     fig = Figure(figsize=(8, 4.2))
     ax = fig.subplots()

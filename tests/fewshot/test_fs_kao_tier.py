@@ -187,6 +187,8 @@ def test_ablation_moves_one_factor_each_then_the_architecture_together():
     assert set().union(*singles) == {"meta_batch", "n_query", "inner_steps", "head_scale",
                                      "channels", "downsample"}
     assert [c for phase, c in moved if phase == 1] == [{"channels", "downsample"}]
+    data = [s.config(base, 0).dataset for s in grid.settings(grid.KAO_ABLATION) if s.phase == 2]
+    assert data == ["glyphs"] and base.dataset == "omniglyphs"
 
 
 def test_long_tier_continues_the_kao_tiers_random_head():

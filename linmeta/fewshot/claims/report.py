@@ -800,15 +800,17 @@ def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
 
     Each factor's runs are paired by seed with the kao-omniglot tier's random-head runs at the
     same checkpoint (their training is the same up to that step but for the factor)."""
-    from .grid import ABLATION_COMBINED, ABLATION_FACTORS
+    from .grid import ABLATION_COMBINED, ABLATION_DATA, ABLATION_FACTORS
 
     done, total = progress(abl, "kao-ablation")
     base = kao.get("omni-fo-random", {})
     out = ["", "### Claim (e) between the two tiers: one factor at a time", "",
            f"`scripts/fewshot_all.py --tier kao-ablation` ({done}/{total} points done): the "
            "kao-omniglot tier's random-head run for 1000 steps, with one factor moved to the "
-           "protocol tier's value (the last rows: factors moved together). Gain = accuracy with "
-           "the head zeroed at test time minus as trained, 1 test step, in points; mean ± 95% "
+           "protocol tier's value (then factors moved together, and last a second synthetic "
+           "data set in place of omniglyphs, which both tiers share and Kao22's Omniglot is "
+           "not). Gain = accuracy with the head zeroed at test time minus as trained, 1 test "
+           "step, in points; mean ± 95% "
            "t-interval over seeds; the change is paired by seed with the kao-omniglot tier at "
            "the same step. A factor *flips* the sign when its gain's interval lies below 0 while "
            "the tier's lies above. The two accuracies at step 1000 (1 test step, %) show which "
@@ -830,7 +832,7 @@ def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
 
     out.append(row("kao-omniglot tier (all factors at Kao22's values)", base, "–"))
     out.append(row("protocol tier (all six factors moved)", pts.get("kao-fo-random", {}), "–"))
-    for name, _, label in ABLATION_FACTORS + ABLATION_COMBINED:
+    for name, _, label in ABLATION_FACTORS + ABLATION_COMBINED + ABLATION_DATA:
         runs = abl.get(name, {})
         out.append(row(label, runs, pct(paired(runs, base, test_zeroing_gain(step=1000)), True)))
     return out
