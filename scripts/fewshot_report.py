@@ -283,7 +283,7 @@ def fig_kao_omniglot(kao) -> Figure:
                 theirs.append(ref["zeroed"]["1"][0])
         xs = x + (j - 0.5) * 0.38
         ax2.bar(xs, [100 * iv["mean"] if iv["n"] else 0 for iv in ours], width=0.38,
-                yerr=[100 * iv["half"] if np.isfinite(iv["half"]) else 0 for iv in ours],
+                yerr=[100 * iv["half"] if np.isfinite(iv["half"]) else np.nan for iv in ours],
                 capsize=3, color=c, label=f"linmeta, {lab}")
         ax2.plot(xs, [100 * t for t in theirs], "kx", ms=8,
                  label="Kao22 (their logs, step 2970)" if j == 0 else None)
@@ -316,7 +316,7 @@ def fig_kao_ablation(abl, kao, pts) -> Figure:
     ivs = [interval(lookup(gain, d) for d in runs.values()) for _, runs, _ in rows]
     y = np.arange(len(rows))[::-1]
     ax.barh(y, [100 * iv["mean"] if iv["n"] else 0 for iv in ivs],
-            xerr=[100 * iv["half"] if np.isfinite(iv["half"]) else 0 for iv in ivs],
+            xerr=[100 * iv["half"] if np.isfinite(iv["half"]) else np.nan for iv in ivs],
             color=[c for _, _, c in rows], capsize=3)
     ax.set_yticks(y, [f"{lab} (n={iv['n']})" for (lab, _, _), iv in zip(rows, ivs,
                                                                          strict=True)], fontsize=8)
