@@ -148,10 +148,11 @@ def test_zeroing_gain(steps: int = 1, *, step: int | None = None):
     return lambda d: zeroed_gain(zeroed_record(d, step), steps)
 
 
-def zeroed_acc(steps: int = 1, *, step: int | None = None):
-    """``d ->`` accuracy with the head zeroed at test time after ``steps`` test steps, at the
-    checkpoint of outer step ``step`` (default: the last; :func:`zeroed_record`)."""
-    return lambda d: zeroed_record(d, step)["zeroed"][str(steps)]["acc"]
+def zeroed_acc(steps: int = 1, *, step: int | None = None, head: str = "zeroed"):
+    """``d ->`` accuracy with the head zeroed at test time (``head="model"``: as trained) after
+    ``steps`` test steps, at the checkpoint of outer step ``step`` (default: the last;
+    :func:`zeroed_record`)."""
+    return lambda d: zeroed_record(d, step)[head][str(steps)]["acc"]
 
 
 def freeze_drop(steps: int):
@@ -824,8 +825,7 @@ def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
     def row(label, runs, change):
         g5, g10 = (interval(lookup(test_zeroing_gain(step=s), d) for d in runs.values())
                    for s in (500, 1000))
-        model = interval(lookup(lambda d: zeroed_record(d, 1000)["model"]["1"]["acc"], d)
-                         for d in runs.values())
+        model = interval(lookup(zeroed_acc(step=1000, head="model"), d) for d in runs.values())
         zeroed = interval(lookup(zeroed_acc(step=1000), d) for d in runs.values())
         return (f"| {label} | {pct(g5, True)} | {pct(g10, True)} | {change} | {_sign(g10)} | "
                 f"{pct(model)} | {pct(zeroed)} |")
@@ -838,22 +838,24 @@ def kao_ablation_section(abl: dict, kao: dict, pts: dict) -> list:
     return out
 
 
+_KL = TIERS["kao-long"]
 #: The checkpoints at which the kao-long tier scores test-time zeroing (its ``zeroed_every``).
-KAO_LONG_STEPS = (1500, 3000, 4500, 6000, 7500, 9000)
+KAO_LONG_STEPS = tuple(range(_KL.zeroed_every, _KL.base.steps + 1, _KL.zeroed_every))
 
 
 def kao_long_verdicts(klong: dict, crit: dict) -> list:
     """The kao-long tier's two pre-registered verdicts (``[kao_long]`` of the criteria):
     ``[{what, measured, verdict}]``, the gain after 1 test step in points."""
     runs = klong.get("omni-fo-random", {})
-    end = interval(lookup(test_zeroing_gain(step=9000), d) for d in runs.values())
-    change = interval(lookup(lambda d: test_zeroing_gain(step=9000)(d)
-                             - test_zeroing_gain(step=3000)(d), d) for d in runs.values())
+    last, branch = _KL.base.steps, TIERS[_KL.extends].base.steps  # 9000, 3000
+    end = interval(lookup(test_zeroing_gain(step=last), d) for d in runs.values())
+    change = interval(lookup(lambda d: test_zeroing_gain(step=last)(d)
+                             - test_zeroing_gain(step=branch)(d), d) for d in runs.values())
     shrink = {HOLDS: "grows", FAILS: "shrinks", OPEN: OPEN}[direction(change)]
-    return [dict(what="gain at 9000 − gain at 3000, paired by seed",
+    return [dict(what=f"gain at {last} − gain at {branch}, paired by seed",
                  measured=pct(change, True), verdict=shrink,
                  rule=crit.get("kao_long", {}).get("shrinks", "")),
-            dict(what="gain at 9000", measured=pct(end, True), verdict=_sign(end),
+            dict(what=f"gain at {last}", measured=pct(end, True), verdict=_sign(end),
                  rule=crit.get("kao_long", {}).get("sign", ""))]
 
 
@@ -871,8 +873,7 @@ def kao_long_section(klong: dict, crit: dict) -> list:
            "| outer step | as trained, 1 test step | head zeroed at test | gain (points) | "
            "Kao22's gain |", "|---|---|---|---|---|"]
     for step in KAO_LONG_STEPS:
-        model = interval(lookup(lambda d, s=step: zeroed_record(d, s)["model"]["1"]["acc"], d)
-                         for d in runs.values())
+        model = interval(lookup(zeroed_acc(step=step, head="model"), d) for d in runs.values())
         zeroed = interval(lookup(zeroed_acc(step=step), d) for d in runs.values())
         gain = interval(lookup(test_zeroing_gain(step=step), d) for d in runs.values())
         near = min(ref, key=lambda s, step=step: abs(s - step))
