@@ -408,17 +408,27 @@ def omniglyphs(n_classes: int = 1623, n_per_class: int = 20, size: int = 28, see
     shape = (n_classes, n_per_class, size, size, 1)
 
     def make():
-        styles = [_alphabet_style(np.random.default_rng(
-            np.random.SeedSequence(seed, spawn_key=(OMNIGLYPH_VERSION, 1, a))))
-            for a in range(alphabet[-1] + 1)]
+        styles = [_omniglyph_style(seed, a) for a in range(alphabet[-1] + 1)]
         arr = np.empty(shape, np.uint8)
         for c, a in enumerate(alphabet):
-            rng = np.random.default_rng(
-                np.random.SeedSequence(seed, spawn_key=(OMNIGLYPH_VERSION, 2, c)))
-            arr[c, ..., 0] = _draw(rng, _character(rng, styles[a]), styles[a], n_per_class, size)
+            arr[c, ..., 0] = _omniglyph_class(seed, c, styles[a], n_per_class, size)
         return arr
 
     return _cached_images(path, shape, cache, make)
+
+
+def _omniglyph_style(seed: int, a: int) -> _Style:
+    """The style of alphabet ``a``, a function of ``(seed, a)``."""
+    return _alphabet_style(np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(OMNIGLYPH_VERSION, 1, a))))
+
+
+def _omniglyph_class(seed: int, c: int, style: _Style, n_per_class: int,
+                     size: int) -> np.ndarray:
+    """All examples of class ``c`` in alphabet style ``style``: ``uint8 (n_per_class, size,
+    size)``, a function of ``(seed, c, style)``."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(OMNIGLYPH_VERSION, 2, c)))
+    return _draw(rng, _character(rng, style), style, n_per_class, size)
 
 
 def nn_accuracy(images: np.ndarray, alphabet=None, *, n_way: int = 5, tasks: int = 1000,
