@@ -190,6 +190,19 @@ def test_rotations_are_new_classes_in_the_same_split():
         D.rotate_classes(np.zeros((2, 3, 4, 5, 1), np.uint8))
 
 
+def test_invert_gives_255_minus_each_pixel_of_the_same_classes():
+    plain = D.load_dataset("glyphs", n_classes=40, image_size=12, split_seed=2)
+    dark = D.load_dataset("glyphs", n_classes=40, image_size=12, split_seed=2, invert=True)
+    assert dark.split["classes"] == plain.split["classes"]
+    for k in ("train", "val", "test"):
+        assert dark[k].dtype == np.uint8
+        np.testing.assert_array_equal(dark[k].astype(int), 255 - plain[k].astype(int))
+    assert plain["train"].max() == 255 and dark["train"].min() == 0  # ink is 255 before
+    both = D.load_dataset("glyphs", n_classes=40, image_size=12, split_seed=2, invert=True,
+                          rotations=True)
+    np.testing.assert_array_equal(both["val"][1::4], np.rot90(dark["val"], 1, axes=(2, 3)))
+
+
 def test_cli_split_seed_and_rotations(tmp_path):
     out = tmp_path / "run"
     res = CliRunner().invoke(fewshot, [

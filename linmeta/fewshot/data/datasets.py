@@ -72,7 +72,8 @@ def rotate_classes(pool: np.ndarray) -> np.ndarray:
 
 def load_dataset(name: str = "glyphs", path=None, *, split_seed: int = 0, image_size=None,
                  n_classes: int = 1623, split=None, data_seed: int = 0, n_way: int = 5,
-                 rotations: bool = False, cache: bool = True) -> ClassPools:
+                 rotations: bool = False, invert: bool = False,
+                 cache: bool = True) -> ClassPools:
     """Class pools ``{'train', 'val', 'test'}: uint8 (n_cls, n_per, H, W, C)`` for a source.
 
     ``glyphs`` (default, no files needed), ``omniglyphs`` (Omniglot-sized, in alphabets),
@@ -81,13 +82,18 @@ def load_dataset(name: str = "glyphs", path=None, *, split_seed: int = 0, image_
     classes; mini-ImageNet keeps its own train/val/test classes. ``data_seed`` and
     ``n_classes`` select the generated sets. With ``rotations``, every class also appears
     turned by 90, 180 and 270° as three new classes in the same split (:func:`rotate_classes`),
-    which multiplies the class counts by 4. The split is in the result's ``.split``.
+    which multiplies the class counts by 4. ``invert`` gives every pixel as ``255 − value``
+    (the generated sets and the loaders give ink 255 on 0; Kao22 train on Omniglot's dark
+    strokes on white). The split is in the result's ``.split``.
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name not in GENERATED and path is None:
         raise DataError(f"dataset {name!r} needs a path (--data-path)")
-    turn = rotate_classes if rotations else (lambda pool: pool)
+    def turn(pool):
+        pool = rotate_classes(pool) if rotations else pool
+        return 255 - pool if invert else pool
+
     record = {"dataset": name, "split_seed": split_seed, "rotations": rotations}
     if name == "miniimagenet":
         pools = load_mini_imagenet(path, image_size or 84)

@@ -144,6 +144,9 @@ class TrainConfig:
                             _integer())
     rotations: bool = field(False, "Add every class turned by 90, 180 and 270° as three new "
                             "classes of the same split (Finn17).", _value("bool"))
+    invert: bool = field(False, "Use 255 - pixel: dark strokes on a light background, as "
+                         "Kao22's Omniglot loader gives them (the sets here have ink = 255 "
+                         "on 0).", _value("bool"))
     seed: int = field(0, "Seed of initialisation and episodes.", _integer())
     eval_every: int = field(25, "Validation (metrics.csv row) every N steps.", _integer(1))
     val_tasks: int = field(100, "Validation tasks per row.", _integer(1))
@@ -217,7 +220,7 @@ def build(config: TrainConfig):
     dtype = get_dtype(config.dtype)
     data = load_dataset(config.dataset, config.data_path, split_seed=config.split_seed,
                         image_size=config.image_size, n_classes=config.n_classes,
-                        n_way=config.n_way, rotations=config.rotations)
+                        n_way=config.n_way, rotations=config.rotations, invert=config.invert)
     per_class, h, w, c = data["train"].shape[1:]
     if h != w:
         raise ValueError(f"images must be square, got {h}x{w}")
