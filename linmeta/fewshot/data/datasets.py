@@ -90,7 +90,7 @@ def load_dataset(name: str = "glyphs", path=None, *, split_seed: int = 0, image_
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name not in GENERATED and path is None:
         raise DataError(f"dataset {name!r} needs a path (--data-path)")
-    def turn(pool):
+    def transform(pool):  # rotations, then inversion
         pool = rotate_classes(pool) if rotations else pool
         return 255 - pool if invert else pool
 
@@ -98,7 +98,7 @@ def load_dataset(name: str = "glyphs", path=None, *, split_seed: int = 0, image_
     if name == "miniimagenet":
         pools = load_mini_imagenet(path, image_size or 84)
         record.update(split_seed=None, classes="mini-ImageNet's own train/val/test files")
-        return ClassPools({k: turn(v) for k, v in pools.items()}, record)
+        return ClassPools({k: transform(v) for k, v in pools.items()}, record)
     alphabet = None
     if name == "glyphs":
         arr = glyphs(n_classes, 20, image_size or 28, seed=data_seed, cache=cache)
@@ -113,4 +113,4 @@ def load_dataset(name: str = "glyphs", path=None, *, split_seed: int = 0, image_
     record["classes"] = {k: v.tolist() for k, v in idx.items()}
     if alphabet is not None:
         record["alphabets"] = {k: alphabet[v].tolist() for k, v in idx.items()}
-    return ClassPools({k: turn(arr[v]) for k, v in idx.items()}, record)
+    return ClassPools({k: transform(arr[v]) for k, v in idx.items()}, record)
